@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("transvisor: under construction"); return 0; }
