@@ -1,0 +1,112 @@
+// The guest vCPU state under bt. Generated code knows the offsets of the
+// fields up to `fpu` (static_asserts below keep the assembly in step).
+//
+// While translated code runs, GPRs live in host registers (EAX..EDI in the
+// same host registers, ESP in R12D), arithmetic flags and DF in the host
+// RFLAGS, and x87/SSE state in the host FP registers. They are written back
+// here on every exit to C++ (block exit, callout, fault), so C++ code sees a
+// complete, precise state at a guest instruction boundary.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tv::bt {
+
+enum Gpr : unsigned { kEax, kEcx, kEdx, kEbx, kEsp, kEbp, kEsi, kEdi };
+enum SegReg : unsigned { kEs, kCs, kSs, kDs, kFs, kGs, kNumSegRegs };
+
+// EFLAGS bits (SDM Vol. 1, 3.4.3).
+constexpr uint32_t kFlagCf = 1u << 0, kFlagPf = 1u << 2, kFlagAf = 1u << 4, kFlagZf = 1u << 6,
+                   kFlagSf = 1u << 7, kFlagTf = 1u << 8, kFlagIf = 1u << 9, kFlagDf = 1u << 10,
+                   kFlagOf = 1u << 11, kFlagIopl = 3u << 12, kFlagNt = 1u << 14,
+                   kFlagRf = 1u << 16, kFlagVm = 1u << 17, kFlagAc = 1u << 18,
+                   kFlagVif = 1u << 19, kFlagVip = 1u << 20, kFlagId = 1u << 21;
+// The bits that live in the host RFLAGS while translated code runs.
+constexpr uint32_t kHostFlags = kFlagCf | kFlagPf | kFlagAf | kFlagZf | kFlagSf | kFlagOf | kFlagDf;
+// Bit 1 is always set; IF stays set in the host.
+constexpr uint64_t kHostRflagsBase = 0x202;
+
+// A segment register with its hidden descriptor cache (SDM Vol. 3A 3.4.3).
+struct Segment {
+  uint16_t selector = 0;
+  uint16_t attr = 0;  // descriptor bits 40-47 (type, S, DPL, P) and 52-55 (AVL, L, D/B, G) << 8
+  uint32_t base = 0;
+  uint32_t limit = 0;  // byte-granular effective limit
+};
+
+struct TableReg {
+  uint32_t base = 0;
+  uint16_t limit = 0;
+};
+
+// Why translated code returned to the dispatcher.
+enum class ExitReason : uint32_t {
+  kBranch = 0,    // a block exit stub: cpu.eip is the target; cpu.exit_slot may be chained
+  kIndirect,      // an indirect branch missed the jump cache: cpu.eip is the target
+  kCallout,       // a callout asked to stop (mode change, interrupt window, halt, exception)
+  kExitRequest,   // the exit gate was closed (kick): cpu.eip is the block start
+  kFault,         // a host fault became a guest event; the fault handler set it up
+};
+
+struct ExitSlot;
+
+struct alignas(64) CpuState {
+  // ---- Fields generated code and the assembly dispatcher use. ----
+  uint32_t gpr[8] = {};                 // 0x00
+  uint32_t eip = 0;                     // 0x20
+  uint32_t pad0 = 0;                    // 0x24
+  uint64_t host_flags = kHostRflagsBase;  // 0x28: host RFLAGS image (arith bits + DF)
+  uint64_t host_rsp = 0;                // 0x30: dispatcher stack pointer
+  ExitSlot* exit_slot = nullptr;        // 0x38: the exit stub taken (chaining candidate)
+  uint32_t exit_reason = 0;             // 0x40
+  uint32_t host_mxcsr = 0;              // 0x44
+  uint16_t host_fcw = 0;                // 0x48
+  uint8_t vif = 0;                      // 0x4a: the guest's virtual EFLAGS.IF
+  uint8_t pad1[5] = {};                 // 0x4b
+  uint64_t callout_thunk = 0;           // 0x50
+  uint64_t exit_thunk = 0;              // 0x58
+  uint64_t gs_base = 0;                 // 0x60: current shadow window
+  uint64_t pad2[3] = {};                // 0x68
+  alignas(64) uint8_t fpu[512] = {};    // 0x80: fxsave64 image of the guest FP state
+
+  // ---- Fields only C++ touches. ----
+  uint32_t eflags_rest = 0x2;  // EFLAGS bits not in host_flags or vif (IOPL, NT, AC, ID, ...)
+  Segment seg[kNumSegRegs];
+  Segment ldtr, tr;
+  TableReg gdtr, idtr;
+  uint32_t cr0 = 0x00000011, cr2 = 0, cr3 = 0, cr4 = 0;
+  uint32_t dr[8] = {0, 0, 0, 0, 0xFFFF0FF0, 0x400, 0xFFFF0FF0, 0x400};
+  uint32_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
+  uint8_t cpl = 0;
+  uint8_t halted = 0;
+  uint8_t sti_shadow = 0;  // interrupts blocked for one instruction after STI / MOV SS
+};
+
+static_assert(offsetof(CpuState, gpr) == 0x00);
+static_assert(offsetof(CpuState, eip) == 0x20);
+static_assert(offsetof(CpuState, host_flags) == 0x28);
+static_assert(offsetof(CpuState, host_rsp) == 0x30);
+static_assert(offsetof(CpuState, exit_slot) == 0x38);
+static_assert(offsetof(CpuState, exit_reason) == 0x40);
+static_assert(offsetof(CpuState, host_mxcsr) == 0x44);
+static_assert(offsetof(CpuState, host_fcw) == 0x48);
+static_assert(offsetof(CpuState, vif) == 0x4a);
+static_assert(offsetof(CpuState, callout_thunk) == 0x50);
+static_assert(offsetof(CpuState, exit_thunk) == 0x58);
+static_assert(offsetof(CpuState, gs_base) == 0x60);
+static_assert(offsetof(CpuState, fpu) == 0x80);
+
+// The full guest EFLAGS, assembled from its three homes.
+inline uint32_t guest_eflags(const CpuState& c) {
+  return (uint32_t(c.host_flags) & kHostFlags) | (c.vif ? kFlagIf : 0) |
+         (c.eflags_rest & ~(kHostFlags | kFlagIf)) | 0x2;
+}
+
+inline void set_guest_eflags(CpuState& c, uint32_t v) {
+  c.host_flags = (v & kHostFlags) | kHostRflagsBase;
+  c.vif = (v & kFlagIf) ? 1 : 0;
+  c.eflags_rest = (v & ~(kHostFlags | kFlagIf)) | 0x2;
+}
+
+}  // namespace tv::bt

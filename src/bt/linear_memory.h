@@ -1,0 +1,83 @@
+// Guest linear-memory access for C++ helpers. Helpers never touch the
+// shadow windows; they reach guest memory through the physmap, translating
+// linear addresses with the guest's paging state (DESIGN.md "BT: faults").
+// Until the shadow MMU lands, paging is off: linear == physical.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "bt/cpu_state.h"
+#include "vmm/guest_memory.h"
+
+namespace tv::bt {
+
+// Thrown by helpers for a guest-visible exception; the callout wrapper
+// catches it and delivers the event through the guest IDT.
+struct GuestFault {
+  uint8_t vector;
+  bool has_error_code = false;
+  uint32_t error_code = 0;
+};
+
+// Exception vectors (SDM Vol. 3A, Table 6-1).
+enum Vector : uint8_t {
+  kDE = 0, kDB = 1, kNMI = 2, kBP = 3, kOF = 4, kBR = 5, kUD = 6, kNM = 7, kDF = 8,
+  kTS = 10, kNP = 11, kSS = 12, kGP = 13, kPF = 14, kMF = 16, kAC = 17, kMC = 18, kXM = 19,
+};
+
+inline GuestFault fault(uint8_t vector) { return {vector, false, 0}; }
+inline GuestFault fault(uint8_t vector, uint32_t error) { return {vector, true, error}; }
+
+enum class Access { kRead, kWrite };
+
+class LinearMemory {
+ public:
+  LinearMemory(GuestMemory& ram, CpuState& cpu) : ram_(ram), cpu_(cpu) {}
+
+  // Physical reads outside RAM see an open bus (all-ones); writes there are
+  // dropped, as on a PC with nothing decoding the address.
+  template <typename T>
+  T read(uint32_t linear) {
+    T v;
+    copy_in(linear, &v, sizeof v);
+    return v;
+  }
+  template <typename T>
+  void write(uint32_t linear, T v) {
+    copy_out(linear, &v, sizeof v);
+  }
+
+  void copy_in(uint32_t linear, void* dst, uint32_t len) {
+    auto* d = static_cast<uint8_t*>(dst);
+    for (uint32_t i = 0; i < len; ++i) {
+      const uint8_t* p = ram_.host(translate(linear + i, Access::kRead));
+      d[i] = p ? *p : 0xFF;
+    }
+  }
+  void copy_out(uint32_t linear, const void* src, uint32_t len) {
+    auto* s = static_cast<const uint8_t*>(src);
+    for (uint32_t i = 0; i < len; ++i)
+      if (uint8_t* p = ram_.host(translate(linear + i, Access::kWrite))) *p = s[i];
+  }
+
+  // Host pointer for [linear, linear+len) when the range lies within one
+  // 4 KiB page backed by RAM (string operations work page by page), else
+  // nullptr. May throw GuestFault like translate().
+  uint8_t* host_ptr(uint32_t linear, uint32_t len, Access access) {
+    if (len == 0 || (linear & 0xFFF) + uint64_t(len) > 0x1000) return nullptr;
+    return ram_.host(translate(linear, access), len);
+  }
+
+  // Linear -> physical. Throws GuestFault(#PF) once paging exists.
+  GuestPhys translate(uint32_t linear, Access) const { return GuestPhys{linear}; }
+
+  GuestMemory& ram() { return ram_; }
+  CpuState& cpu() { return cpu_; }
+
+ private:
+  GuestMemory& ram_;
+  CpuState& cpu_;
+};
+
+}  // namespace tv::bt

@@ -1,0 +1,44 @@
+// The CPU backend interface (cloud-hypervisor's Vcpu, reduced to what a
+// uniprocessor needs). Backends route port I/O and MMIO to the machine's
+// buses and take interrupts from its PIC themselves, so the run loop only
+// sees lifecycle events and is the same for bt and kvm.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tv {
+
+// Register state at kernel entry: 32-bit protected mode, flat 4 GiB code
+// and data segments, paging and interrupts off (Multiboot spec 3.2, Linux
+// boot protocol "32-bit boot protocol").
+struct BootState {
+  uint32_t eip = 0;
+  uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
+  uint32_t esi = 0, edi = 0, ebp = 0, esp = 0;
+};
+
+enum class VcpuExit {
+  kHalted,       // HLT executed; the run loop sleeps until the next interrupt event
+  kExitRequest,  // kick(), a timer, or a device asked the run loop to look
+  kShutdown,     // triple fault: the machine resets
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  virtual void set_boot_state(const BootState& state) = 0;
+  // Runs the vCPU until one of the VcpuExit events. Throws tv::Error for a
+  // host failure or an unrecoverable backend condition.
+  virtual VcpuExit run() = 0;
+  // Async-signal-safe: makes a running or about-to-run run() return soon.
+  virtual void kick() = 0;
+  // True if the guest's virtual IF is set (HLT with IF=0 halts for good).
+  virtual bool interrupts_enabled() const = 0;
+  // Appends backend-specific profile text.
+  virtual void report_profile(std::string& out) const = 0;
+};
+
+}  // namespace tv

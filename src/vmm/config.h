@@ -1,0 +1,36 @@
+// What the user asked for on the command line, validated.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tv {
+
+enum class BackendKind { kBt, kKvm };
+
+struct Config {
+  std::string kernel;
+  std::vector<std::string> initrds;
+  std::string append;
+  uint64_t mem_bytes = 256ull << 20;
+  BackendKind backend = BackendKind::kBt;
+  bool profile = false;
+  std::string profile_json;
+  uint64_t tc_size_bytes = 64ull << 20;
+};
+
+// Guest RAM limits: enough for the multiboot structures and a kernel, and
+// below the 32-bit device hole (no PAE, no RAM above 4 GiB).
+constexpr uint64_t kMinMemBytes = 2ull << 20;
+constexpr uint64_t kMaxMemBytes = 3ull << 30;
+
+// Parses "64M", "1G", "512K", "1048576B"; a bare number means MiB, as in
+// QEMU's -m. Returns nullopt for anything else or on overflow.
+std::optional<uint64_t> parse_size(const std::string& text);
+
+// Throws tv::Error with a one-line message if `config` cannot run.
+void validate(const Config& config);
+
+}  // namespace tv

@@ -1,0 +1,292 @@
+#include "vmm/machine.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
+#include "devices/i8042.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
+#include "devices/rtc.h"
+#include "devices/system_ports.h"
+#include "devices/uart16550.h"
+#include "vmm/error.h"
+#include "vmm/log.h"
+#include "vmm/multiboot.h"
+
+namespace tv {
+namespace {
+
+// The signal that kicks the vCPU thread out of guest code: the deadline
+// timer and the input thread send it; its handler only calls Backend::kick.
+constexpr int kKickSignal = SIGUSR1;
+std::atomic<Backend*> g_kick_target{nullptr};
+
+void on_kick_signal(int) {
+  if (Backend* b = g_kick_target.load(std::memory_order_relaxed)) b->kick();
+}
+
+std::vector<uint8_t> read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(errno_message(fmt::format("cannot open {} '{}'", what, path)));
+  std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(errno_message(fmt::format("cannot read {} '{}'", what, path)));
+  return data;
+}
+
+bool is_bzimage(const std::vector<uint8_t>& image) {
+  return image.size() > 0x206 && std::memcmp(image.data() + 0x202, "HdrS", 4) == 0;
+}
+
+}  // namespace
+
+Machine::Machine(const Config& config) : config_(config), memory_(config.mem_bytes) {
+  vcpu_thread_ = pthread_self();
+  add_devices();
+  load_kernel();
+  backend_ = config_.backend == BackendKind::kKvm ? make_kvm_backend(*this) : make_bt_backend(*this);
+  backend_->set_boot_state(boot_);
+}
+
+Machine::~Machine() {
+  stop_input_thread();
+  g_kick_target.store(nullptr);
+  if (timer_) timer_delete(static_cast<timer_t>(timer_));
+  flush_output();
+}
+
+void Machine::add_devices() {
+  pic_ = std::make_shared<dev::PicPair>();
+  pio_.insert(0x20, 2, pic_->master_ports());
+  pio_.insert(0xA0, 2, pic_->slave_ports());
+  pio_.insert(0x4D0, 2, pic_->elcr_ports());
+
+  uart_ = std::make_shared<dev::Uart16550>(*pic_, 4, [this](uint8_t b) { emit(b); });
+  pio_.insert(0x3F8, 8, uart_);
+
+  pit_ = std::make_shared<dev::Pit8254>(clock_, *pic_);
+  pio_.insert(0x40, 4, pit_);
+  pio_.insert(0x61, 1, pit_->port61());
+  timed_.push_back(pit_.get());
+
+  rtc_ = std::make_shared<dev::Rtc>(clock_, *pic_, memory_.size());
+  pio_.insert(0x70, 2, rtc_);
+  timed_.push_back(rtc_.get());
+
+  auto i8042 = std::make_shared<dev::I8042>(*this, *pic_);
+  pio_.insert(0x60, 1, i8042->data_port());
+  pio_.insert(0x64, 1, i8042->command_port());
+  pio_.insert(0x92, 1, std::make_shared<dev::ResetPort92>(*this));
+  pio_.insert(0x80, 1, std::make_shared<dev::PostPort80>());
+  pio_.insert(0xF4, 4, std::make_shared<dev::DebugExit>(*this));
+  dev::FwCfgConfig fw{memory_.size(), 1, config_.append, {}};
+  pio_.insert(0x510, 2, std::make_shared<dev::FwCfg>(std::move(fw)));
+}
+
+void Machine::load_kernel() {
+  auto image = read_file(config_.kernel, "kernel");
+  std::vector<BootModule> modules;
+  for (const auto& path : config_.initrds) modules.push_back({path, read_file(path, "initrd")});
+  if (has_multiboot_header(image)) {
+    boot_ = load_multiboot(memory_, image, config_.append, modules);
+    return;
+  }
+  if (is_bzimage(image)) throw Error("Linux bzImage kernels are not supported yet");
+  throw Error(fmt::format("'{}' has no multiboot header in its first 8 KiB and is not a bzImage",
+                          config_.kernel));
+}
+
+void Machine::request_reset(std::string_view reason) {
+  if (!stop_) stop_ = MachineExit{0, fmt::format("guest reset ({})", reason)};
+  backend_->kick();
+}
+
+void Machine::request_exit(int status) {
+  if (!stop_) stop_ = MachineExit{status, ""};
+  backend_->kick();
+}
+
+std::optional<uint64_t> Machine::next_deadline() const {
+  std::optional<uint64_t> best;
+  for (auto* d : timed_)
+    if (auto t = d->next_deadline_ns(); t && (!best || *t < *best)) best = t;
+  return best;
+}
+
+void Machine::service_devices() {
+  uint64_t now = clock_.now_ns();
+  for (auto* d : timed_) d->advance(now);
+  feed_uart();
+}
+
+void Machine::arm_timer(std::optional<uint64_t> deadline_ns) {
+  itimerspec spec{};
+  if (deadline_ns) {
+    // A zero it_value disarms the timer, so a deadline of 0 becomes 1 ns.
+    uint64_t t = std::max<uint64_t>(*deadline_ns, 1);
+    spec.it_value.tv_sec = time_t(t / 1'000'000'000);
+    spec.it_value.tv_nsec = long(t % 1'000'000'000);
+  }
+  timer_settime(static_cast<timer_t>(timer_), TIMER_ABSTIME, &spec, nullptr);
+}
+
+void Machine::wait_for_interrupt() {
+  ++stats_.halt_sleeps;
+  flush_output();
+  for (;;) {
+    service_devices();
+    if (stop_ || pic_->interrupt_pending()) return;
+    std::unique_lock lock(input_mutex_);
+    auto deadline = next_deadline();
+    auto ready = [this] { return input_pending_; };
+    if (deadline) {
+      auto now = clock_.now_ns();
+      if (*deadline > now)
+        input_cv_.wait_for(lock, std::chrono::nanoseconds(*deadline - now), ready);
+    } else {
+      input_cv_.wait(lock, ready);
+    }
+    input_pending_ = false;
+  }
+}
+
+MachineExit Machine::run() {
+  struct sigaction sa {};
+  sa.sa_handler = on_kick_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(kKickSignal, &sa, nullptr);
+  g_kick_target.store(backend_.get());
+
+  sigevent sev{};
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = kKickSignal;
+  sev._sigev_un._tid = gettid();
+  timer_t timer;
+  if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) throw Error(errno_message("timer_create"));
+  timer_ = timer;
+  start_input_thread();
+
+  while (!stop_) {
+    service_devices();
+    if (stop_) break;
+    arm_timer(next_deadline());
+    switch (backend_->run()) {
+      case VcpuExit::kHalted:
+        ++stats_.exits_halt;
+        if (!backend_->interrupts_enabled()) {
+          if (!stop_) stop_ = MachineExit{0, "guest halted with interrupts disabled"};
+          break;
+        }
+        wait_for_interrupt();
+        break;
+      case VcpuExit::kShutdown:
+        if (!stop_) stop_ = MachineExit{0, "guest triple fault: machine reset"};
+        break;
+      case VcpuExit::kExitRequest:
+        ++stats_.exits_request;
+        break;
+    }
+  }
+  arm_timer(std::nullopt);
+  flush_output();
+  return *stop_;
+}
+
+void Machine::emit(uint8_t byte) {
+  output_.push_back(char(byte));
+  if (byte == '\n' || output_.size() >= 4096) flush_output();
+}
+
+void Machine::flush_output() {
+  size_t done = 0;
+  while (done < output_.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, output_.data() + done, output_.size() - done);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      break;  // stdout closed: the guest's output has nowhere to go
+    }
+    done += size_t(n);
+  }
+  output_.clear();
+}
+
+void Machine::feed_uart() {
+  std::lock_guard lock(input_mutex_);
+  while (!input_.empty() && uart_->rx_space() > 0) {
+    uart_->receive(input_.front());
+    input_.pop_front();
+  }
+}
+
+void Machine::start_input_thread() {
+  input_stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (input_stop_fd_ < 0) throw Error(errno_message("eventfd"));
+  input_thread_ = std::thread([this] {
+    pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {input_stop_fd_, POLLIN, 0}};
+    for (;;) {
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (fds[1].revents) return;
+      uint8_t buf[256];
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n <= 0) return;  // EOF or stdin unusable: the guest just gets no input
+      {
+        std::lock_guard lock(input_mutex_);
+        input_.insert(input_.end(), buf, buf + n);
+        input_pending_ = true;
+      }
+      input_cv_.notify_one();
+      pthread_kill(vcpu_thread_, kKickSignal);
+    }
+  });
+}
+
+void Machine::stop_input_thread() {
+  if (!input_thread_.joinable()) return;
+  uint64_t one = 1;
+  if (::write(input_stop_fd_, &one, sizeof one) < 0) log::get("vmm")->warn("input thread stop failed");
+  input_thread_.join();
+  close(input_stop_fd_);
+}
+
+std::string Machine::profile_report() const {
+  std::string out = "transvisor profile\n";
+  out += fmt::format("  backend: {}\n", backend_->name());
+  out += fmt::format("  run loop: {} halts ({} sleeps), {} exit requests\n", stats_.exits_halt,
+                     stats_.halt_sleeps, stats_.exits_request);
+  out += "  port I/O by device:\n";
+  for (const auto& [name, count] : pio_.access_counts())
+    if (count) out += fmt::format("    {:<12} {}\n", name, count);
+  backend_->report_profile(out);
+  return out;
+}
+
+std::string Machine::profile_json() const {
+  std::string out = "{\n";
+  out += fmt::format("  \"schema\": \"transvisor-profile-1\",\n  \"backend\": \"{}\",\n", backend_->name());
+  out += fmt::format("  \"run_loop\": {{\"halts\": {}, \"halt_sleeps\": {}, \"exit_requests\": {}}},\n",
+                     stats_.exits_halt, stats_.halt_sleeps, stats_.exits_request);
+  out += "  \"port_io\": {";
+  bool first = true;
+  for (const auto& [name, count] : pio_.access_counts()) {
+    out += fmt::format("{}\"{}\": {}", first ? "" : ", ", name, count);
+    first = false;
+  }
+  out += "}\n}\n";
+  return out;
+}
+
+}  // namespace tv

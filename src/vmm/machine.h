@@ -1,0 +1,121 @@
+// The machine: guest RAM, the port-I/O and MMIO buses with the PC devices,
+// one CPU backend, and the backend-neutral run loop. Devices, the run loop
+// and the backend all run on the vCPU thread; a host timer and the stdin
+// reader thread only kick the vCPU (see DESIGN.md "Devices and time").
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devices/bus.h"
+#include "devices/clock.h"
+#include "vmm/backend.h"
+#include "vmm/config.h"
+#include "vmm/guest_memory.h"
+
+namespace tv {
+
+namespace dev {
+class PicPair;
+class Uart16550;
+class Pit8254;
+class Rtc;
+}  // namespace dev
+
+struct MachineExit {
+  int status;          // the process exit status
+  std::string reason;  // one line for the user; empty for a debug-exit
+};
+
+// Counters the run loop keeps for the profile.
+struct RunStats {
+  uint64_t exits_halt = 0, exits_request = 0, halt_sleeps = 0;
+};
+
+class Machine final : public dev::MachineControl {
+ public:
+  // Builds RAM and devices and loads the kernel; throws tv::Error.
+  explicit Machine(const Config& config);
+  ~Machine() override;
+
+  // Runs the guest until it exits, resets, shuts down or halts for good.
+  MachineExit run();
+
+  const Config& config() const { return config_; }
+  GuestMemory& memory() { return memory_; }
+  dev::Bus& pio() { return pio_; }
+  dev::Bus& mmio() { return mmio_; }
+  dev::PicPair& pic() { return *pic_; }
+  const dev::Clock& clock() const { return clock_; }
+  Backend& backend() { return *backend_; }
+
+  // dev::MachineControl
+  void request_reset(std::string_view reason) override;
+  void request_exit(int status) override;
+  bool stop_requested() const { return stop_.has_value(); }
+
+  // The profile text and JSON for --profile / --profile-json.
+  std::string profile_report() const;
+  std::string profile_json() const;
+
+ private:
+  void add_devices();
+  void load_kernel();
+  void service_devices();
+  std::optional<uint64_t> next_deadline() const;
+  void arm_timer(std::optional<uint64_t> deadline_ns);
+  void wait_for_interrupt();
+  void start_input_thread();
+  void stop_input_thread();
+  void feed_uart();
+  void emit(uint8_t byte);
+  void flush_output();
+
+  Config config_;
+  GuestMemory memory_;
+  dev::HostClock clock_;
+  dev::Bus pio_{dev::BusKind::kPio};
+  dev::Bus mmio_{dev::BusKind::kMmio};
+  std::shared_ptr<dev::PicPair> pic_;
+  std::shared_ptr<dev::Uart16550> uart_;
+  std::shared_ptr<dev::Pit8254> pit_;
+  std::shared_ptr<dev::Rtc> rtc_;
+  std::vector<dev::TimedDevice*> timed_;
+  std::unique_ptr<Backend> backend_;
+  BootState boot_;
+  std::optional<MachineExit> stop_;
+  RunStats stats_;
+
+  // Guest serial output, flushed at line ends and whenever the vCPU stops.
+  std::string output_;
+
+  // Host input: the reader thread appends, the vCPU thread drains into the UART.
+  std::mutex input_mutex_;
+  std::condition_variable input_cv_;
+  std::deque<uint8_t> input_;
+  bool input_pending_ = false;
+  std::thread input_thread_;
+  int input_stop_fd_ = -1;
+
+  void* timer_ = nullptr;  // timer_t
+  pthread_t vcpu_thread_;
+};
+
+// Backend factories, defined next to each backend.
+std::unique_ptr<Backend> make_kvm_backend(Machine& machine);
+std::unique_ptr<Backend> make_bt_backend(Machine& machine);
+
+// `transvisor probe`: empty if `backend` can run guests needing `feature`
+// ("" or "paging") on this host, else the one-line reason it cannot.
+std::string probe_kvm(const std::string& feature);
+std::string probe_bt(const std::string& feature);
+
+}  // namespace tv
