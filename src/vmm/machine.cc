@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -38,6 +39,9 @@ void on_kick_signal(int) {
 }
 
 std::vector<uint8_t> read_file(const std::string& path, const char* what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(fmt::format("cannot read {} '{}': is a directory", what, path));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(errno_message(fmt::format("cannot open {} '{}'", what, path)));
   std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
