@@ -57,8 +57,24 @@ class LinearMemory {
   }
   void copy_out(uint32_t linear, const void* src, uint32_t len) {
     auto* s = static_cast<const uint8_t*>(src);
-    for (uint32_t i = 0; i < len; ++i)
-      if (uint8_t* p = ram_.host(translate(linear + i, Access::kWrite))) *p = s[i];
+    uint64_t last_frame = ~0ull;
+    for (uint32_t i = 0; i < len; ++i) {
+      GuestPhys phys = translate(linear + i, Access::kWrite);
+      if ((phys.value & ~0xFFFull) != last_frame) {
+        last_frame = phys.value & ~0xFFFull;
+        wrote(last_frame);
+      }
+      if (uint8_t* p = ram_.host(phys)) *p = s[i];
+    }
+  }
+
+  // Called for every frame a helper writes through the physmap, so that
+  // translations of code in it are dropped (self-modifying code that
+  // bypasses the write-protected window, e.g. rep movs).
+  using WriteHook = void (*)(void* context, uint64_t frame);
+  void set_write_hook(WriteHook hook, void* context) {
+    hook_ = hook;
+    hook_context_ = context;
   }
 
   // Host pointer for [linear, linear+len) when the range lies within one
@@ -66,7 +82,9 @@ class LinearMemory {
   // nullptr. May throw GuestFault like translate().
   uint8_t* host_ptr(uint32_t linear, uint32_t len, Access access) {
     if (len == 0 || (linear & 0xFFF) + uint64_t(len) > 0x1000) return nullptr;
-    return ram_.host(translate(linear, access), len);
+    GuestPhys phys = translate(linear, access);
+    if (access == Access::kWrite) wrote(phys.value & ~0xFFFull);
+    return ram_.host(phys, len);
   }
 
   // Linear -> physical. Throws GuestFault(#PF) once paging exists.
@@ -76,8 +94,14 @@ class LinearMemory {
   CpuState& cpu() { return cpu_; }
 
  private:
+  void wrote(uint64_t frame) {
+    if (hook_) hook_(hook_context_, frame);
+  }
+
   GuestMemory& ram_;
   CpuState& cpu_;
+  WriteHook hook_ = nullptr;
+  void* hook_context_ = nullptr;
 };
 
 }  // namespace tv::bt

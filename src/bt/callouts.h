@@ -1,0 +1,39 @@
+// The table of guest instructions that translated code hands to C++, and
+// the operand helpers the handlers share.
+#pragma once
+
+#include <Zydis/Zydis.h>
+
+#include "bt/callout.h"
+#include "bt/cpu_state.h"
+#include "bt/linear_memory.h"
+
+namespace tv::bt {
+
+struct CalloutInfo {
+  CalloutFn fn;
+  const char* name;
+  bool ends_block;  // the instruction changes control flow or the translation mode
+};
+
+// The callout for an instruction, or nullptr if the translator handles it.
+const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops);
+// Raises #UD at the instruction (undecodable or unsupported).
+const CalloutInfo& raise_ud_callout();
+// Stack instructions the translator does not inline (popf, pushf16, enter n>0).
+const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn);
+
+// Operand access for handlers. Memory goes through LinearMemory (physmap).
+uint32_t effective_address(const CpuState& cpu, const ZydisDecodedInstruction& insn,
+                           const ZydisDecodedOperand& op);
+uint32_t linear_address(const CpuState& cpu, const ZydisDecodedInstruction& insn,
+                        const ZydisDecodedOperand& op);
+uint32_t read_operand(const CpuState& cpu, LinearMemory& mem, const ZydisDecodedInstruction& insn,
+                      const ZydisDecodedOperand& op);
+void write_operand(CpuState& cpu, LinearMemory& mem, const ZydisDecodedInstruction& insn,
+                   const ZydisDecodedOperand& op, uint32_t value);
+uint32_t read_gpr(const CpuState& cpu, ZydisRegister reg);
+void write_gpr(CpuState& cpu, ZydisRegister reg, uint32_t value);
+SegReg seg_of(ZydisRegister reg);
+
+}  // namespace tv::bt

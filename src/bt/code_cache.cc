@@ -1,0 +1,167 @@
+#include "bt/code_cache.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+
+#include "bt/code_writer.h"
+#include "vmm/error.h"
+
+namespace tv::bt {
+
+uint32_t Block::guest_eip_at(const uint8_t* host_pc) const {
+  uint32_t off = uint32_t(host_pc - host);
+  auto it = std::upper_bound(insn_map.begin(), insn_map.end(), off,
+                             [](uint32_t o, const auto& e) { return o < e.first; });
+  return it == insn_map.begin() ? eip : std::prev(it)->second;
+}
+
+CodeCache::CodeCache(size_t bytes, JumpCacheEntry* jump_cache, Stats& stats)
+    : jump_cache_(jump_cache), stats_(stats) {
+  // SAFETY: our own code memory. It is writable and executable because
+  // chaining patches jumps in place while the block may run on the next
+  // entry; only this class and the translator write to it.
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw Error(errno_message("mmap translation cache"));
+  base_ = code_start_ = cursor_ = static_cast<uint8_t*>(p);
+  limit_ = base_ + bytes;
+}
+
+CodeCache::~CodeCache() { munmap(base_, size_t(limit_ - base_)); }
+
+uint8_t* CodeCache::reserve(size_t bytes) {
+  uint8_t* p = code_start_;
+  code_start_ += (bytes + 63) & ~size_t(63);
+  cursor_ = code_start_;
+  return p;
+}
+
+Block* CodeCache::lookup(uint64_t phys, uint32_t eip, uint32_t mode) const {
+  auto [it, end] = by_key_.equal_range(key(phys, mode));
+  for (; it != end; ++it)
+    if (it->second->eip == eip) return it->second;
+  return nullptr;
+}
+
+Block* CodeCache::insert(std::unique_ptr<Block> block, uint8_t* code_end) {
+  Block* b = block.get();
+  cursor_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(code_end) + 15) & ~uintptr_t(15));
+  by_host_[reinterpret_cast<uintptr_t>(b->host)] = b;
+  by_key_.emplace(key(b->phys, b->mode), b);
+  for (uint64_t page : b->pages)
+    if (page != ~0ull) by_page_[page].insert(b);
+  blocks_[b->host] = std::move(block);
+  return b;
+}
+
+Block* CodeCache::block_at_host(const uint8_t* host_pc) const {
+  auto it = by_host_.upper_bound(reinterpret_cast<uintptr_t>(host_pc));
+  if (it == by_host_.begin()) return nullptr;
+  Block* b = std::prev(it)->second;
+  return host_pc < b->host + b->host_len ? b : nullptr;
+}
+
+void CodeCache::chain(ExitSlot* slot, Block* target) {
+  if (slot->chained_to || !slot->block->valid || !target->valid) return;
+  CodeWriter::patch_rel32(slot->jmp_field, target->host);
+  slot->chained_to = target;
+  target->incoming.push_back(slot);
+  ++stats_.chains;
+}
+
+void CodeCache::unchain_incoming(Block* b) {
+  for (ExitSlot* slot : b->incoming) {
+    CodeWriter::patch_rel32(slot->jmp_field, slot->stub);
+    slot->chained_to = nullptr;
+    ++stats_.unchains;
+  }
+  b->incoming.clear();
+}
+
+void CodeCache::unchain_outgoing(Block* b) {
+  for (unsigned i = 0; i < b->num_exits; ++i) {
+    ExitSlot& slot = b->exits[i];
+    if (!slot.chained_to) continue;
+    auto& in = slot.chained_to->incoming;
+    in.erase(std::remove(in.begin(), in.end(), &slot), in.end());
+    slot.chained_to = nullptr;
+  }
+}
+
+void CodeCache::jump_cache_put(const Block* b) {
+  JumpCacheEntry& e = jump_cache_[b->eip & (kJumpCacheSize - 1)];
+  e.neg_eip = uint32_t(0u - b->eip);
+  e.host = reinterpret_cast<uint64_t>(b->host);
+}
+
+void CodeCache::jump_cache_drop(const Block* b) {
+  JumpCacheEntry& e = jump_cache_[b->eip & (kJumpCacheSize - 1)];
+  if (e.host == reinterpret_cast<uint64_t>(b->host)) e.host = reinterpret_cast<uint64_t>(miss_stub_);
+}
+
+void CodeCache::jump_cache_clear() {
+  for (unsigned i = 0; i < kJumpCacheSize; ++i)
+    jump_cache_[i] = {0, 0, reinterpret_cast<uint64_t>(miss_stub_)};
+}
+
+unsigned CodeCache::invalidate_page(uint64_t frame) {
+  auto it = by_page_.find(frame);
+  if (it == by_page_.end()) return 0;
+  std::vector<Block*> victims(it->second.begin(), it->second.end());
+  for (Block* b : victims) {
+    b->valid = false;
+    unchain_incoming(b);
+    unchain_outgoing(b);
+    jump_cache_drop(b);
+    for (uint64_t page : b->pages)
+      if (page != ~0ull) {
+        auto p = by_page_.find(page);
+        if (p != by_page_.end()) {
+          p->second.erase(b);
+          if (p->second.empty()) by_page_.erase(p);
+        }
+      }
+    auto [k, end] = by_key_.equal_range(key(b->phys, b->mode));
+    for (; k != end; ++k)
+      if (k->second == b) {
+        by_key_.erase(k);
+        break;
+      }
+    by_host_.erase(reinterpret_cast<uintptr_t>(b->host));
+    auto owned = blocks_.find(b->host);
+    graveyard_.push_back(std::move(owned->second));
+    blocks_.erase(owned);
+  }
+  return unsigned(victims.size());
+}
+
+void CodeCache::retire(Block* b) {
+  b->valid = false;
+  by_host_.erase(reinterpret_cast<uintptr_t>(b->host));
+  auto [k, end] = by_key_.equal_range(key(b->phys, b->mode));
+  for (; k != end; ++k)
+    if (k->second == b) {
+      by_key_.erase(k);
+      break;
+    }
+  auto owned = blocks_.find(b->host);
+  graveyard_.push_back(std::move(owned->second));
+  blocks_.erase(owned);
+}
+
+std::vector<uint64_t> CodeCache::flush() {
+  std::vector<uint64_t> frames;
+  for (const auto& [frame, set] : by_page_) frames.push_back(frame);
+  blocks_.clear();
+  graveyard_.clear();
+  by_host_.clear();
+  by_key_.clear();
+  by_page_.clear();
+  cursor_ = code_start_;
+  jump_cache_clear();
+  ++stats_.flushes;
+  return frames;
+}
+
+}  // namespace tv::bt

@@ -1,0 +1,122 @@
+// The translation cache: host code memory, the blocks translated into it,
+// their lookup by (guest-physical start, mode), the per-vCPU jump cache that
+// translated code probes inline for indirect branches, chaining of direct
+// exits, and invalidation by guest-physical page. The cache has a fixed size
+// and is flushed whole when full (DESIGN.md "BT: translation").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "bt/callout.h"
+#include "bt/cpu_state.h"
+#include "bt/stats.h"
+
+namespace tv::bt {
+
+struct Block;
+
+// A patchable direct exit of a block: a `jmp rel32` that first points at
+// the block's own exit stub and, once chained, at the target block.
+struct ExitSlot {
+  uint8_t* jmp_field = nullptr;  // the rel32 field to patch
+  uint8_t* stub = nullptr;       // the unchained destination
+  uint32_t target_eip = 0;
+  Block* block = nullptr;        // owner
+  Block* chained_to = nullptr;
+};
+
+struct Block {
+  uint32_t eip = 0;       // guest linear start
+  uint32_t guest_len = 0;
+  uint32_t mode = 0;
+  uint64_t phys = 0;              // guest-physical address of eip
+  uint64_t pages[2] = {~0ull, ~0ull};  // guest-physical frames the code came from
+  uint8_t* host = nullptr;
+  uint32_t host_len = 0;
+  uint32_t insn_count = 0;
+  bool valid = true;
+  uint64_t exec_count = 0;  // with --profile
+  ExitSlot exits[2];
+  unsigned num_exits = 0;
+  std::vector<ExitSlot*> incoming;   // chained jumps into this block
+  std::vector<std::pair<uint32_t, uint32_t>> insn_map;  // (host offset, guest eip) per instruction
+  std::vector<std::unique_ptr<CalloutSite>> callouts;
+
+  // The guest EIP of the instruction whose host code contains `host_pc`.
+  uint32_t guest_eip_at(const uint8_t* host_pc) const;
+};
+
+// An inline-probed jump cache entry: translated code adds neg_eip to the
+// target and takes `host` if the sum is zero (flag-free, see translator).
+struct JumpCacheEntry {
+  uint32_t neg_eip;
+  uint32_t pad;
+  uint64_t host;
+};
+constexpr unsigned kJumpCacheBits = 16;
+constexpr unsigned kJumpCacheSize = 1u << kJumpCacheBits;
+
+class CodeCache {
+ public:
+  CodeCache(size_t bytes, JumpCacheEntry* jump_cache, Stats& stats);
+  ~CodeCache();
+  CodeCache(const CodeCache&) = delete;
+  CodeCache& operator=(const CodeCache&) = delete;
+
+  // Code memory for a new block; nullptr if the cache is full (flush, retry).
+  uint8_t* code_cursor() const { return cursor_; }
+  uint8_t* code_limit() const { return limit_; }
+  // The shared stub that indirect-branch misses jump to (set by the backend).
+  void set_miss_stub(uint8_t* stub) { miss_stub_ = stub; }
+  uint8_t* miss_stub() const { return miss_stub_; }
+  // Reserves space for shared stubs at the start of the cache.
+  uint8_t* reserve(size_t bytes);
+
+  Block* lookup(uint64_t phys, uint32_t eip, uint32_t mode) const;
+  // Takes ownership of a translated block whose code ends at `code_end`.
+  Block* insert(std::unique_ptr<Block> block, uint8_t* code_end);
+  Block* block_at_host(const uint8_t* host_pc) const;
+
+  void chain(ExitSlot* slot, Block* target);
+  void jump_cache_put(const Block* block);
+  void jump_cache_clear();
+
+  bool page_has_code(uint64_t frame) const { return by_page_.count(frame) != 0; }
+  // Invalidates every block with code in `frame`; returns how many.
+  unsigned invalidate_page(uint64_t frame);
+  // Drops a block that is not in the lookup tables (a one-instruction block).
+  void retire(Block* block);
+  // Drops every block; returns the frames that had code.
+  std::vector<uint64_t> flush();
+
+  size_t used_bytes() const { return size_t(cursor_ - code_start_); }
+  size_t capacity() const { return size_t(limit_ - base_); }
+  size_t block_count() const { return blocks_.size(); }
+  const std::unordered_map<const uint8_t*, std::unique_ptr<Block>>& blocks() const { return blocks_; }
+
+ private:
+  static uint64_t key(uint64_t phys, uint32_t mode) { return phys | (uint64_t(mode) << 40); }
+  void unchain_incoming(Block* b);
+  void unchain_outgoing(Block* b);
+  void jump_cache_drop(const Block* b);
+
+  uint8_t* base_ = nullptr;
+  uint8_t* code_start_ = nullptr;
+  uint8_t* cursor_ = nullptr;
+  uint8_t* limit_ = nullptr;
+  uint8_t* miss_stub_ = nullptr;
+  JumpCacheEntry* jump_cache_;
+  Stats& stats_;
+  std::unordered_map<const uint8_t*, std::unique_ptr<Block>> blocks_;  // by host start
+  std::map<uintptr_t, Block*> by_host_;
+  std::unordered_multimap<uint64_t, Block*> by_key_;
+  std::unordered_map<uint64_t, std::unordered_set<Block*>> by_page_;
+  std::vector<std::unique_ptr<Block>> graveyard_;  // invalidated, code may still be running
+};
+
+}  // namespace tv::bt

@@ -1,0 +1,80 @@
+// Writes host x86-64 code into the translation cache: raw byte sequences
+// for the translator's own fixed patterns, Zydis-encoded instructions for
+// re-encoded guest instructions, and patchable rel32 jumps for chaining.
+#pragma once
+
+#include <Zydis/Zydis.h>
+
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+
+namespace tv::bt {
+
+class CodeWriter {
+ public:
+  CodeWriter(uint8_t* start, uint8_t* limit) : start_(start), cur_(start), limit_(limit) {}
+
+  uint8_t* cur() const { return cur_; }
+  uint8_t* start() const { return start_; }
+  size_t size() const { return size_t(cur_ - start_); }
+  // False once an emit ran past the limit; the caller flushes and retries.
+  bool ok() const { return ok_; }
+
+  void bytes(std::initializer_list<uint8_t> b) {
+    if (!room(b.size())) return;
+    for (uint8_t x : b) *cur_++ = x;
+  }
+  void raw(const uint8_t* p, size_t n) {
+    if (!room(n)) return;
+    std::memcpy(cur_, p, n);
+    cur_ += n;
+  }
+  void u32(uint32_t v) { raw(reinterpret_cast<const uint8_t*>(&v), 4); }
+  void u64(uint64_t v) { raw(reinterpret_cast<const uint8_t*>(&v), 8); }
+
+  // Encodes `req`; returns false if Zydis cannot encode it.
+  bool encode(const ZydisEncoderRequest& req) {
+    uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    ZyanUSize len = sizeof buf;
+    if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, buf, &len))) return false;
+    raw(buf, len);
+    return true;
+  }
+
+  // jmp rel32 / jcc rel32 to `target`; return the address of the rel32 field.
+  uint8_t* jmp(const uint8_t* target) {
+    bytes({0xE9});
+    return rel32(target);
+  }
+  uint8_t* jcc(unsigned cond, const uint8_t* target) {
+    bytes({0x0F, uint8_t(0x80 | cond)});
+    return rel32(target);
+  }
+  static void patch_rel32(uint8_t* field, const uint8_t* target) {
+    int32_t rel = int32_t(target - (field + 4));
+    std::memcpy(field, &rel, 4);
+  }
+
+ private:
+  bool room(size_t n) {
+    if (!ok_ || cur_ + n > limit_) {
+      ok_ = false;
+      return false;
+    }
+    return true;
+  }
+  uint8_t* rel32(const uint8_t* target) {
+    uint8_t* field = cur_;
+    u32(0);
+    if (ok_) patch_rel32(field, target);
+    return field;
+  }
+
+  uint8_t* start_;
+  uint8_t* cur_;
+  uint8_t* limit_;
+  bool ok_ = true;
+};
+
+}  // namespace tv::bt

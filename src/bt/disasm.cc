@@ -1,0 +1,48 @@
+#include "bt/disasm.h"
+
+#include <Zydis/Zydis.h>
+#include <capstone/capstone.h>
+#include <fmt/format.h>
+
+namespace tv::bt {
+
+std::string disassemble_guest(const Block& block, LinearMemory& memory) {
+  std::string out;
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+  ZydisFormatter fmt;
+  ZydisFormatterInit(&fmt, ZYDIS_FORMATTER_STYLE_INTEL);
+  uint32_t eip = block.eip;
+  for (uint32_t n = 0; n < block.insn_count; ++n) {
+    uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    memory.copy_in(eip, buf, sizeof buf);
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, buf, sizeof buf, &insn, ops))) {
+      out += fmt::format("    {:08x}  (undecodable)\n", eip);
+      break;
+    }
+    char text[256];
+    ZydisFormatterFormatInstruction(&fmt, &insn, ops, insn.operand_count_visible, text, sizeof text, eip,
+                                    nullptr);
+    out += fmt::format("    {:08x}  {}\n", eip, text);
+    eip += insn.length;
+  }
+  return out;
+}
+
+std::string disassemble_host(const Block& block) {
+  std::string out;
+  csh handle;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return "    (capstone unavailable)\n";
+  cs_insn* insn = nullptr;
+  size_t count = cs_disasm(handle, block.host, block.host_len, reinterpret_cast<uint64_t>(block.host), 0, &insn);
+  for (size_t i = 0; i < count; ++i)
+    out += fmt::format("    {:>5x}  {} {}\n", insn[i].address - reinterpret_cast<uint64_t>(block.host),
+                       insn[i].mnemonic, insn[i].op_str);
+  if (count) cs_free(insn, count);
+  cs_close(&handle);
+  return out;
+}
+
+}  // namespace tv::bt

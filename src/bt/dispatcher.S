@@ -1,0 +1,129 @@
+/*
+ * Entry into and exits from translated code. The register convention of
+ * translated code (DESIGN.md "BT: state mapping"): guest EAX..EDI in the
+ * same host registers (low halves), guest ESP in R12D, R15 = CpuState*,
+ * R13/R14 scratch, guest arithmetic flags and DF in the host RFLAGS, guest
+ * x87/SSE state in the host FP registers. The host RSP stays the real host
+ * stack, 16-byte aligned while translated code runs.
+ *
+ * CpuState offsets must match src/bt/cpu_state.h (static_asserts there).
+ */
+#define CS_HOST_FLAGS 0x28
+#define CS_HOST_RSP 0x30
+#define CS_EXIT_REASON 0x40
+#define CS_HOST_MXCSR 0x44
+#define CS_HOST_FCW 0x48
+#define CS_FPU 0x80
+
+.macro SAVE_GUEST_GPRS
+  movl %eax, 0x00(%r15)
+  movl %ecx, 0x04(%r15)
+  movl %edx, 0x08(%r15)
+  movl %ebx, 0x0c(%r15)
+  movl %r12d, 0x10(%r15)
+  movl %ebp, 0x14(%r15)
+  movl %esi, 0x18(%r15)
+  movl %edi, 0x1c(%r15)
+.endm
+
+.macro LOAD_GUEST_GPRS
+  movl 0x00(%r15), %eax
+  movl 0x04(%r15), %ecx
+  movl 0x08(%r15), %edx
+  movl 0x0c(%r15), %ebx
+  movl 0x10(%r15), %r12d
+  movl 0x14(%r15), %ebp
+  movl 0x18(%r15), %esi
+  movl 0x1c(%r15), %edi
+.endm
+
+/* Guest FP state out, host FP control state back (SysV: MXCSR control
+ * bits and the x87 control word are callee-saved; the x87 stack must be
+ * empty at calls). */
+.macro SWITCH_FP_TO_HOST
+  fxsave64 CS_FPU(%r15)
+  fninit
+  fldcw CS_HOST_FCW(%r15)
+  ldmxcsr CS_HOST_MXCSR(%r15)
+  cld
+.endm
+
+  .text
+
+/* uint32_t tv_bt_enter(CpuState* cpu, const void* code) */
+  .globl tv_bt_enter
+  .type tv_bt_enter, @function
+tv_bt_enter:
+  pushq %rbx
+  pushq %rbp
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  movq %rsp, CS_HOST_RSP(%rdi)
+  movq %rdi, %r15
+  movq %rsi, %r13
+  stmxcsr CS_HOST_MXCSR(%r15)
+  fnstcw CS_HOST_FCW(%r15)
+  fxrstor64 CS_FPU(%r15)
+  pushq CS_HOST_FLAGS(%r15)
+  popfq
+  LOAD_GUEST_GPRS
+  jmpq *%r13
+  .size tv_bt_enter, .-tv_bt_enter
+
+/* Jumped to by block exit stubs with the guest state live; the stub has
+ * stored cpu.eip and, if needed, exit_reason and exit_slot. */
+  .globl tv_bt_exit
+  .type tv_bt_exit, @function
+tv_bt_exit:
+  SAVE_GUEST_GPRS
+  pushfq
+  popq CS_HOST_FLAGS(%r15)
+  /* fall through */
+
+/* The guest GPRs and flags are already in CpuState; the FP state is live.
+ * The fault handler resumes here after writing the state from a signal
+ * frame (whose FP state the kernel has just restored into the registers). */
+  .globl tv_bt_exit_saved
+tv_bt_exit_saved:
+  SWITCH_FP_TO_HOST
+return_to_host:
+  movq CS_HOST_RSP(%r15), %rsp
+  movl CS_EXIT_REASON(%r15), %eax
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbp
+  popq %rbx
+  ret
+  .size tv_bt_exit, .-tv_bt_exit
+
+/* Called from translated code with R14 = the CalloutSite. Saves the guest
+ * state, runs tv_bt_callout_entry(cpu, site) on the host stack, and either
+ * returns into the block (0) or leaves translated code (non-zero). */
+  .globl tv_bt_callout
+  .type tv_bt_callout, @function
+tv_bt_callout:
+  SAVE_GUEST_GPRS
+  pushfq
+  popq CS_HOST_FLAGS(%r15)
+  SWITCH_FP_TO_HOST
+  subq $8, %rsp
+  movq %r15, %rdi
+  movq %r14, %rsi
+  call tv_bt_callout_entry
+  addq $8, %rsp
+  testl %eax, %eax
+  jnz return_to_host
+  fxrstor64 CS_FPU(%r15)
+  pushq CS_HOST_FLAGS(%r15)
+  popfq
+  LOAD_GUEST_GPRS
+  ret
+  .size tv_bt_callout, .-tv_bt_callout
+
+  .section .note.GNU-stack,"",@progbits

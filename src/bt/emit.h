@@ -1,0 +1,76 @@
+// Host-code patterns shared by the translator's rewrites: the fixed byte
+// sequences that talk to CpuState through R15, and the conversion of guest
+// operands into 64-bit encoder operands that address the shadow window.
+#pragma once
+
+#include <Zydis/Zydis.h>
+
+#include <cstdint>
+
+#include "bt/code_writer.h"
+#include "bt/cpu_state.h"
+
+namespace tv::bt {
+
+// CpuState offsets as disp8 values for the fixed sequences.
+constexpr uint8_t kOffEip = 0x20, kOffExitSlot = 0x38, kOffExitReason = 0x40, kOffVif = 0x4a,
+                  kOffCalloutThunk = 0x50, kOffExitThunk = 0x58;
+
+// How guest memory operands reach the window.
+enum class SegMode {
+  kFlat,     // gs: + addr32, nothing else
+  kRuntime,  // lea r13d, [ea]; add the segment base from CpuState; gs:[r13d]
+};
+
+struct Emit {
+  CodeWriter& w;
+
+  // mov r13b, [r15 - 1]: faults at a closed exit gate.
+  void gate_check() { w.bytes({0x45, 0x8A, 0x6F, 0xFF}); }
+  void store_eip(uint32_t eip) { w.bytes({0x41, 0xC7, 0x47, kOffEip}); w.u32(eip); }
+  void store_exit_reason(uint32_t r) { w.bytes({0x41, 0xC7, 0x47, kOffExitReason}); w.u32(r); }
+  void jmp_exit_thunk() { w.bytes({0x41, 0xFF, 0x67, kOffExitThunk}); }
+  void call_callout_thunk() { w.bytes({0x41, 0xFF, 0x57, kOffCalloutThunk}); }
+  void mov_r14_imm64(uint64_t v) { w.bytes({0x49, 0xBE}); w.u64(v); }
+  void store_r14_exit_slot() { w.bytes({0x4D, 0x89, 0x77, kOffExitSlot}); }
+  void set_vif(uint8_t v) { w.bytes({0x41, 0xC6, 0x47, kOffVif, v}); }
+  // lea r12d, [r12 + disp]: ESP adjustment without touching flags.
+  void adjust_esp(int32_t disp);
+  // A sync exit: leave translated code with cpu.eip = eip, no chaining.
+  void sync_exit(uint32_t eip) {
+    store_eip(eip);
+    jmp_exit_thunk();
+  }
+  // Flag-free jump-cache probe for the target in R13D (see translator.cc).
+  void indirect_lookup(int32_t jump_cache_offset, const uint8_t* miss_stub);
+  // Increments the 64-bit counter at `counter` (R13/R14, no flags).
+  void count(uint64_t* counter);
+
+  // mov r13d, <guest operand> / <guest memory operand, 32 bits>
+  bool load_r13(const ZydisDecodedOperand& op, SegMode seg, unsigned size_bytes = 4);
+  // mov <size> gs:[r12d + disp], r13 / imm
+  bool store_stack_r13(int32_t disp, unsigned size_bytes);
+  bool store_stack_imm(int32_t disp, uint32_t imm, unsigned size_bytes);
+  bool store_stack_reg(int32_t disp, ZydisRegister reg, unsigned size_bytes);
+  // mov <reg>, gs:[r12d + disp]
+  bool load_stack(ZydisRegister reg, int32_t disp, unsigned size_bytes);
+
+  // Encodes `req`, adding addr32 where Zydis chose a 64-bit absolute form.
+  bool encode_mem(ZydisEncoderRequest& req);
+};
+
+// Guest register -> host register in translated code (ESP -> R12D).
+ZydisRegister host_reg(ZydisRegister guest);
+// True if `reg` is AH, CH, DH or BH (not encodable together with REX).
+bool is_high_byte(ZydisRegister reg);
+
+// Fills `out` from a decoded guest memory operand, addressing the window.
+// With SegMode::kRuntime the caller must have emitted the address into R13D.
+void window_mem(const ZydisDecodedOperand& op, SegMode seg, ZydisEncoderOperand& out,
+                unsigned size_bytes);
+// lea r13d, [ea of op] and add the segment base of `seg_reg` from CpuState.
+bool emit_runtime_address(Emit& e, const ZydisDecodedOperand& op, unsigned seg_index);
+// The SegReg index a memory operand uses.
+unsigned segment_index(ZydisRegister seg);
+
+}  // namespace tv::bt

@@ -1,0 +1,123 @@
+#include "bt/fault_handler.h"
+
+#include <signal.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "bt/runtime.h"
+
+extern "C" void tv_bt_exit_saved();
+
+namespace tv::bt {
+namespace {
+
+BtRuntime* g_runtime = nullptr;
+constexpr int kSignals[] = {SIGSEGV, SIGFPE, SIGILL, SIGBUS};
+
+[[noreturn]] void die(int sig, const siginfo_t* si, const ucontext_t* uc) {
+  char msg[160];
+  int n = snprintf(msg, sizeof msg, "transvisor: internal error: signal %d at host pc %#llx, address %p\n", sig,
+                   static_cast<unsigned long long>(uc->uc_mcontext.gregs[REG_RIP]), si->si_addr);
+  if (write(STDERR_FILENO, msg, size_t(n)) < 0) {
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
+void save_guest_state(CpuState& cpu, const ucontext_t* uc) {
+  const greg_t* g = uc->uc_mcontext.gregs;
+  cpu.gpr[kEax] = uint32_t(g[REG_RAX]);
+  cpu.gpr[kEcx] = uint32_t(g[REG_RCX]);
+  cpu.gpr[kEdx] = uint32_t(g[REG_RDX]);
+  cpu.gpr[kEbx] = uint32_t(g[REG_RBX]);
+  cpu.gpr[kEsp] = uint32_t(g[REG_R12]);
+  cpu.gpr[kEbp] = uint32_t(g[REG_RBP]);
+  cpu.gpr[kEsi] = uint32_t(g[REG_RSI]);
+  cpu.gpr[kEdi] = uint32_t(g[REG_RDI]);
+  cpu.host_flags = (uint64_t(g[REG_EFL]) & kHostFlags) | kHostRflagsBase;
+}
+
+// What the fault means for the guest; false if it is not a guest event.
+bool classify(BtRuntime& rt, int sig, const siginfo_t* si, PendingFault& out, bool& is_gate) {
+  is_gate = false;
+  out = {};
+  switch (sig) {
+    case SIGFPE:
+      out.kind = PendingFault::Kind::kException;
+      out.event = Event{kDE, EventKind::kException};
+      ++rt.stats().faults["#DE"];
+      return true;
+    case SIGILL:
+      out.kind = PendingFault::Kind::kException;
+      out.event = Event{kUD, EventKind::kException};
+      ++rt.stats().faults["#UD"];
+      return true;
+    case SIGSEGV:
+      break;
+    default:
+      return false;
+  }
+  if (rt.area().is_gate(si->si_addr)) {
+    is_gate = true;
+    return true;
+  }
+  if (si->si_code == SI_KERNEL) {  // a #GP in the host, e.g. a misaligned SSE operand
+    out.kind = PendingFault::Kind::kException;
+    out.event = Event{kGP, EventKind::kException, true, 0};
+    ++rt.stats().faults["#GP"];
+    return true;
+  }
+  if (!rt.window().contains(si->si_addr)) return false;
+  uint64_t off = rt.window().offset_of(si->si_addr);
+  uint64_t frame = off & ~0xFFFull;
+  if (off < rt.memory().ram().size() && rt.cache().page_has_code(frame)) {
+    out.kind = PendingFault::Kind::kCodeWrite;
+    out.frame = frame;
+    ++rt.stats().faults["code page write"];
+    return true;
+  }
+  out.kind = PendingFault::Kind::kUnhandled;
+  out.address = off;
+  ++rt.stats().faults["unmapped"];
+  return true;
+}
+
+void on_fault(int sig, siginfo_t* si, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  BtRuntime* rt = g_runtime;
+  auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
+  Block* block = rt ? rt->cache().block_at_host(pc) : nullptr;
+  PendingFault pending;
+  bool is_gate = false;
+  if (!block || !classify(*rt, sig, si, pending, is_gate)) die(sig, si, uc);
+  CpuState& cpu = rt->cpu();
+  save_guest_state(cpu, uc);
+  cpu.eip = block->guest_eip_at(pc);
+  cpu.exit_reason = uint32_t(is_gate ? ExitReason::kExitRequest : ExitReason::kFault);
+  rt->pending_fault() = pending;
+  // SAFETY: resumes the interrupted thread at tv_bt_exit_saved with R15
+  // still pointing at the CpuState; that routine resets RSP from
+  // cpu.host_rsp, so the translated code's stack position does not matter.
+  uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(&tv_bt_exit_saved);
+}
+
+}  // namespace
+
+void install_fault_handler(BtRuntime* runtime) {
+  g_runtime = runtime;
+  struct sigaction sa {};
+  if (runtime) {
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  } else {
+    sa.sa_handler = SIG_DFL;
+  }
+  sigemptyset(&sa.sa_mask);
+  for (int sig : kSignals) sigaction(sig, &sa, nullptr);
+}
+
+}  // namespace tv::bt

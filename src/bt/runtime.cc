@@ -1,0 +1,273 @@
+#include "bt/runtime.h"
+
+#include <fmt/format.h>
+
+#include "bt/disasm.h"
+#include "bt/emit.h"
+#include "bt/fault_handler.h"
+#include "bt/segments.h"
+#include "devices/pic8259.h"
+#include "vmm/error.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+extern "C" uint32_t tv_bt_enter(tv::bt::CpuState* cpu, const void* code);
+extern "C" void tv_bt_exit();
+extern "C" void tv_bt_callout();
+
+namespace tv::bt {
+namespace {
+
+// Modes with a bit set here are not cached for reuse: one-instruction
+// blocks that run once after a write to a code page.
+constexpr uint32_t kSingleMode = 1u << 31;
+
+void set_gs_base(uint8_t* base) {
+  // SAFETY: GS is unused by the host ABI on x86-64 Linux (glibc uses FS),
+  // and the kernel preserves the GS base across signals and context
+  // switches, so translated code's gs: prefix always reaches the window.
+  asm volatile("wrgsbase %0" : : "r"(reinterpret_cast<uint64_t>(base)) : "memory");
+}
+
+}  // namespace
+
+BtRuntime::BtRuntime(Machine& machine)
+    : machine_(machine), window_(machine.memory()), memory_(machine.memory(), area_.cpu()) {
+  window_.map_identity();
+  set_gs_base(window_.base());
+  cache_ = std::make_unique<CodeCache>(machine.config().tc_size_bytes, area_.jump_cache(), stats_);
+  // The shared miss stub: an indirect branch whose target (R13D) is not in
+  // the jump cache leaves with exit reason kIndirect.
+  uint8_t* stub = cache_->reserve(64);
+  CodeWriter w(stub, stub + 64);
+  w.bytes({0x45, 0x89, 0x6F, kOffEip});  // mov [r15 + eip], r13d
+  Emit{w}.store_exit_reason(uint32_t(ExitReason::kIndirect));
+  Emit{w}.jmp_exit_thunk();
+  cache_->set_miss_stub(stub);
+  cache_->jump_cache_clear();
+  translator_ = std::make_unique<Translator>(*this, memory_, *cache_, stats_);
+  memory_.set_write_hook([](void* rt, uint64_t frame) { static_cast<BtRuntime*>(rt)->note_write(frame); }, this);
+  CpuState& cpu = area_.cpu();
+  cpu.callout_thunk = reinterpret_cast<uint64_t>(&tv_bt_callout);
+  cpu.exit_thunk = reinterpret_cast<uint64_t>(&tv_bt_exit);
+  cpu.gs_base = reinterpret_cast<uint64_t>(window_.base());
+  // A fresh FP state: fxsave of a just-initialised FPU (FCW 0x37F, MXCSR 0x1F80).
+  asm volatile("fninit; fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(cpu.fpu)));
+  uint32_t mxcsr = 0x1F80;
+  std::memcpy(cpu.fpu + 24, &mxcsr, 4);
+  install_fault_handler(this);
+}
+
+BtRuntime::~BtRuntime() { install_fault_handler(nullptr); }
+
+void BtRuntime::set_boot_state(const BootState& b) {
+  CpuState& cpu = area_.cpu();
+  reset_flat_protected_mode(cpu);
+  cpu.eip = b.eip;
+  cpu.gpr[kEax] = b.eax, cpu.gpr[kEbx] = b.ebx, cpu.gpr[kEcx] = b.ecx, cpu.gpr[kEdx] = b.edx;
+  cpu.gpr[kEsi] = b.esi, cpu.gpr[kEdi] = b.edi, cpu.gpr[kEbp] = b.ebp, cpu.gpr[kEsp] = b.esp;
+  mode_dirty_ = true;
+}
+
+void BtRuntime::kick() {
+  exit_requested_.store(true, std::memory_order_relaxed);
+  area_.close_gate();
+}
+
+bool BtRuntime::interrupt_deliverable() const {
+  const CpuState& cpu = area_.cpu();
+  return cpu.vif && !cpu.sti_shadow && machine_.pic().interrupt_pending();
+}
+
+void BtRuntime::update_mode() {
+  uint32_t mode = Mode::of(area_.cpu());
+  if (mode != mode_) cache_->jump_cache_clear();
+  mode_ = mode;
+  mode_dirty_ = false;
+  const CpuState& cpu = area_.cpu();
+  if (cpu.seg[kCs].base != 0 || cpu.seg[kSs].base != 0) {
+    static bool logged = false;
+    if (!logged) log::get("bt")->warn("unimplemented: non-zero CS or SS segment base; running as if zero");
+    logged = true;
+  }
+}
+
+void BtRuntime::flush_cache(const char* cause) {
+  for (uint64_t frame : cache_->flush()) window_.set_frame_writable(frame, true);
+  stats_.invalidations[cause] += 1;
+}
+
+void BtRuntime::invalidate_frame(uint64_t frame, const char* cause) {
+  stats_.invalidations[cause] += cache_->invalidate_page(frame);
+  window_.set_frame_writable(frame, true);
+}
+
+void BtRuntime::note_write(uint64_t frame) {
+  if (!cache_->page_has_code(frame)) return;
+  invalidate_frame(frame, "helper write");
+  code_written_ = true;
+}
+
+Block* BtRuntime::translate(uint32_t eip, bool single) {
+  TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), single, machine_.config().profile};
+  uint8_t* end = nullptr;
+  auto block = translator_->translate(req, &end);
+  if (!block) {
+    flush_cache("cache full");
+    block = translator_->translate(req, &end);
+    if (!block) throw Error("a block does not fit in an empty translation cache; raise --tc-size");
+  }
+  if (single) block->pages[0] = block->pages[1] = ~0ull;
+  for (uint64_t page : block->pages)
+    if (page != ~0ull) window_.set_frame_writable(page, false);
+  Block* b = cache_->insert(std::move(block), end);
+  if (auto log = log::get("bt"); log->should_log(spdlog::level::trace))
+    log->trace("block {:#x} mode {:#x}:\n{}  ->\n{}", b->eip, b->mode, disassemble_guest(*b, memory_),
+               disassemble_host(*b));
+  return b;
+}
+
+Block* BtRuntime::find_block(uint32_t eip) {
+  ++stats_.block_lookups;
+  uint64_t phys = memory_.translate(eip, Access::kRead).value;
+  if (Block* b = cache_->lookup(phys, eip, mode_)) {
+    ++stats_.block_hits;
+    return b;
+  }
+  ++stats_.block_misses;
+  return translate(eip, false);
+}
+
+bool BtRuntime::deliver(const Event& event) {
+  event.kind == EventKind::kExternal ? ++stats_.interrupts : ++stats_.exceptions;
+  if (deliver_event(area_.cpu(), memory_, event) == DeliveryResult::kTripleFault) {
+    shutdown_ = true;
+    return false;
+  }
+  mode_dirty_ = true;
+  return true;
+}
+
+void BtRuntime::deliver_interrupt() {
+  uint8_t vector = machine_.pic().acknowledge();
+  halted_ = false;
+  deliver(Event{vector, EventKind::kExternal});
+}
+
+bool BtRuntime::handle_pending_fault() {
+  PendingFault f = pending_;
+  pending_ = {};
+  switch (f.kind) {
+    case PendingFault::Kind::kException:
+      return deliver(f.event);
+    case PendingFault::Kind::kCodeWrite:
+      invalidate_frame(f.frame, "code page write");
+      single_step_next_ = true;
+      return true;
+    case PendingFault::Kind::kUnhandled:
+      throw Error(fmt::format("unimplemented: guest access to {:#x} outside RAM at EIP {:#x} (no MMIO emulation yet)",
+                              f.address, area_.cpu().eip));
+    case PendingFault::Kind::kNone:
+      return true;
+  }
+  return true;
+}
+
+VcpuExit BtRuntime::run() {
+  CpuState& cpu = area_.cpu();
+  ExitSlot* last_slot = nullptr;
+  for (;;) {
+    if (shutdown_) return VcpuExit::kShutdown;
+    if (exit_requested_.exchange(false, std::memory_order_relaxed)) {
+      area_.open_gate();
+      return VcpuExit::kExitRequest;
+    }
+    if (machine_.stop_requested()) return VcpuExit::kExitRequest;
+    if (halted_) {
+      if (!interrupt_deliverable()) return VcpuExit::kHalted;
+      halted_ = false;
+    }
+    cpu.sti_shadow = 0;
+    if (interrupt_deliverable()) {
+      deliver_interrupt();
+      last_slot = nullptr;
+      continue;
+    }
+    if (mode_dirty_) {
+      update_mode();
+      last_slot = nullptr;
+    }
+    Block* block;
+    bool single = single_step_next_;
+    try {
+      block = single ? translate(cpu.eip, true) : find_block(cpu.eip);
+    } catch (const FetchError& e) {
+      // Nothing decodes outside RAM: the bus floats to 0xFF, an invalid opcode.
+      deliver(Event{kUD, EventKind::kException});
+      continue;
+    }
+    single_step_next_ = false;
+    if (last_slot && !single) {
+      bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0;
+      if (same_page || !(mode_ & Mode::kPaging)) cache_->chain(last_slot, block);
+    }
+    last_slot = nullptr;
+    if (cache_->miss_stub() && !single && block->mode == mode_) {
+      // Indirect branches to this block will now hit the jump cache.
+      cache_->jump_cache_put(block);
+    }
+    cpu.exit_reason = uint32_t(ExitReason::kBranch);
+    cpu.exit_slot = nullptr;
+    auto reason = ExitReason(tv_bt_enter(&cpu, block->host));
+    if (single) {
+      cache_->retire(block);
+      ++stats_.single_steps;
+    }
+    if (fatal_) throw Error(*fatal_);
+    switch (reason) {
+      case ExitReason::kBranch:
+        ++stats_.exits[cpu.exit_slot ? "branch" : "sync"];
+        if (!single) last_slot = cpu.exit_slot;
+        break;
+      case ExitReason::kIndirect:
+        ++stats_.exits["indirect miss"];
+        ++stats_.jump_cache_misses;
+        break;
+      case ExitReason::kCallout:
+        ++stats_.exits["callout"];
+        break;
+      case ExitReason::kExitRequest:
+        ++stats_.exits["exit request"];
+        break;
+      case ExitReason::kFault:
+        ++stats_.exits["fault"];
+        handle_pending_fault();
+        break;
+    }
+  }
+}
+
+void BtRuntime::report_profile(std::string& out) const {
+  const Stats& s = stats_;
+  auto rate = [](uint64_t hit, uint64_t total) { return total ? 100.0 * double(hit) / double(total) : 0.0; };
+  out += "  translation:\n";
+  out += fmt::format("    blocks {}  guest instructions {}  guest bytes {}  host bytes {}\n",
+                     s.blocks_translated, s.guest_insns_translated, s.guest_bytes_translated, s.host_bytes);
+  out += fmt::format("    {:.2f} us per guest instruction; cache {} of {} KiB used, {} blocks live, {} flushes\n",
+                     s.guest_insns_translated ? double(s.translate_ns) / 1000.0 / double(s.guest_insns_translated) : 0.0,
+                     cache_->used_bytes() >> 10, cache_->capacity() >> 10, cache_->block_count(), s.flushes);
+  out += fmt::format("  lookups: block table {} ({} hits, {:.1f}%), jump-cache misses {}\n", s.block_lookups,
+                     s.block_hits, rate(s.block_hits, s.block_lookups), s.jump_cache_misses);
+  out += fmt::format("  chains patched {}, unchained {}; interrupts {}, exceptions {}, single-steps {}\n",
+                     s.chains, s.unchains, s.interrupts, s.exceptions, s.single_steps);
+  auto table = [&out](const char* title, const std::map<std::string, uint64_t>& m) {
+    out += fmt::format("  {}:\n", title);
+    for (const auto& [k, v] : m) out += fmt::format("    {:<24} {}\n", k, v);
+  };
+  table("exits to the dispatcher by reason", s.exits);
+  table("callouts by instruction", s.callouts);
+  table("invalidations by cause", s.invalidations);
+  if (!s.faults.empty()) table("host faults by kind", s.faults);
+}
+
+}  // namespace tv::bt

@@ -1,0 +1,105 @@
+// The bt backend: owns the vCPU area, the shadow window, the translation
+// cache and the translator, and runs the dispatcher loop: find or translate
+// the block for cpu.eip, chain the exit just taken, enter translated code,
+// and act on why it came back (DESIGN.md "BT: translation", "BT: faults").
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "bt/code_cache.h"
+#include "bt/exceptions.h"
+#include "bt/linear_memory.h"
+#include "bt/stats.h"
+#include "bt/translator.h"
+#include "bt/vcpu_area.h"
+#include "shadow_mmu/shadow_window.h"
+#include "vmm/backend.h"
+
+namespace tv {
+class Machine;
+}
+
+namespace tv::bt {
+
+// A guest event the fault handler found, delivered by the dispatcher.
+struct PendingFault {
+  enum class Kind { kNone, kException, kCodeWrite, kUnhandled } kind = Kind::kNone;
+  Event event{};
+  uint64_t frame = 0;      // kCodeWrite: the guest-physical frame written
+  uint64_t address = 0;    // kUnhandled: the window offset accessed
+};
+
+class BtRuntime final : public Backend {
+ public:
+  explicit BtRuntime(Machine& machine);
+  ~BtRuntime() override;
+
+  // Backend
+  std::string_view name() const override { return "bt"; }
+  void set_boot_state(const BootState& state) override;
+  VcpuExit run() override;
+  void kick() override;
+  bool interrupts_enabled() const override { return area_.cpu().vif != 0; }
+  void report_profile(std::string& out) const override;
+
+  // For callouts and the fault handler.
+  CpuState& cpu() { return area_.cpu(); }
+  LinearMemory& memory() { return memory_; }
+  Machine& machine() { return machine_; }
+  Stats& stats() { return stats_; }
+  CodeCache& cache() { return *cache_; }
+  VcpuArea& area() { return area_; }
+  mmu::ShadowWindow& window() { return window_; }
+  PendingFault& pending_fault() { return pending_; }
+
+  // A callout changed state that the translation mode or the cached code
+  // depends on (segments, CR0, ...): re-derive the mode before the next block.
+  void mode_changed() { mode_dirty_ = true; }
+  // Helpers wrote guest memory through the physmap: drop translations of
+  // that frame if it holds code.
+  void note_write(uint64_t frame);
+  // True if an interrupt can be taken now (used by callouts to decide
+  // whether to leave translated code after touching a device).
+  bool interrupt_deliverable() const;
+  void set_halted() { halted_ = true; }
+  // Delivers an event through the guest IDT now; false on a triple fault.
+  bool deliver(const Event& event);
+  // A host-side failure inside a callout, rethrown by the dispatcher
+  // (C++ exceptions must not unwind through translated code).
+  void set_fatal(std::string message) { fatal_ = std::move(message); }
+  bool exit_requested() const { return exit_requested_.load(std::memory_order_relaxed); }
+  // Set when a callout wrote to a frame holding translated code.
+  bool take_code_written() { return std::exchange(code_written_, false); }
+
+ private:
+  Block* find_block(uint32_t eip);
+  Block* translate(uint32_t eip, bool single);
+  void deliver_interrupt();
+  bool handle_pending_fault();
+  void invalidate_frame(uint64_t frame, const char* cause);
+  void flush_cache(const char* cause);
+  void update_mode();
+
+  Machine& machine_;
+  VcpuArea area_;
+  mmu::ShadowWindow window_;
+  LinearMemory memory_;
+  Stats stats_;
+  std::unique_ptr<CodeCache> cache_;
+  std::unique_ptr<Translator> translator_;
+  uint32_t mode_ = 0;
+  bool mode_dirty_ = true;
+  bool halted_ = false;
+  bool shutdown_ = false;
+  bool single_step_next_ = false;
+  std::atomic<bool> exit_requested_{false};
+  PendingFault pending_;
+  std::optional<std::string> fatal_;
+  bool code_written_ = false;
+};
+
+}  // namespace tv::bt

@@ -1,0 +1,449 @@
+// Block formation and per-instruction translation. A block ends at a
+// control transfer, at an instruction that changes the translation mode or
+// needs the dispatcher (interrupt window), at a guest page boundary, or
+// after kMaxInsns instructions. Every block starts with the exit-gate check.
+#include "bt/translator.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "bt/callouts.h"
+#include "bt/emit.h"
+#include "bt/runtime.h"
+#include "bt/vcpu_area.h"
+#include "vmm/log.h"
+
+namespace tv::bt {
+
+uint32_t Mode::of(const CpuState& cpu) {
+  uint32_t m = 0;
+  if (cpu.seg[kCs].attr & 0x400) m |= kCs32;
+  if (cpu.seg[kDs].base == 0 && cpu.seg[kEs].base == 0 && cpu.seg[kSs].base == 0 &&
+      cpu.seg[kCs].base == 0)
+    m |= kFlat;
+  if (cpu.cr0 & 0x80000000u) m |= kPaging;
+  m |= uint32_t(cpu.cpl & 3) << kCplShift;
+  return m;
+}
+
+namespace {
+
+constexpr unsigned kMaxInsns = 64;
+
+struct Insn {
+  uint32_t eip;
+  ZydisDecodedInstruction d;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  uint32_t next() const { return eip + d.length; }
+};
+
+// What the instruction did to the block.
+enum class Flow { kContinue, kEnd };
+
+class BlockBuilder {
+ public:
+  BlockBuilder(BtRuntime& rt, LinearMemory& mem, CodeCache& cache, const TranslateRequest& req)
+      : rt_(rt), mem_(mem), cache_(cache), req_(req),
+        w_(cache.code_cursor(), cache.code_limit()), e_{w_} {
+    ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+    block_ = std::make_unique<Block>();
+    block_->eip = req.eip;
+    block_->mode = req.mode;
+    block_->host = w_.cur();
+    seg_ = (req.mode & Mode::kFlat) ? SegMode::kFlat : SegMode::kRuntime;
+  }
+
+  std::unique_ptr<Block> build(uint8_t** code_end) {
+    block_->phys = mem_.translate(req_.eip, Access::kRead).value;
+    block_->pages[0] = block_->phys & ~0xFFFull;
+    e_.gate_check();
+    if (req_.profile) e_.count(&block_->exec_count);
+    uint32_t eip = req_.eip;
+    bool sti_pending = false;
+    for (unsigned n = 0;; ++n) {
+      Insn insn;
+      if (!decode(eip, insn)) {
+        emit_raise_ud(eip);
+        break;
+      }
+      block_->insn_map.push_back({uint32_t(w_.size()), eip});
+      ++block_->insn_count;
+      Flow flow = translate(insn);
+      eip = insn.next();
+      if (flow == Flow::kEnd) break;
+      // STI's interrupt shadow covers one instruction; then the dispatcher
+      // looks for pending interrupts.
+      if (sti_pending || req_.single_instruction) {
+        e_.sync_exit(eip);
+        break;
+      }
+      sti_pending = is_sti(insn);
+      if (sti_pending) continue;
+      bool page_end = ((eip ^ req_.eip) & ~0xFFFu) != 0;
+      if (page_end || n + 1 >= kMaxInsns) {
+        direct_exit(eip);
+        break;
+      }
+    }
+    block_->guest_len = eip - req_.eip;
+    emit_stubs();
+    if (!w_.ok()) return nullptr;
+    block_->host_len = uint32_t(w_.size());
+    *code_end = w_.cur();
+    return std::move(block_);
+  }
+
+ private:
+  static bool is_sti(const Insn& i) { return i.d.mnemonic == ZYDIS_MNEMONIC_STI; }
+
+  bool decode(uint32_t eip, Insn& insn) {
+    uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    // Fetch byte by byte so that an instruction straddling a page records
+    // the second frame too.
+    for (unsigned i = 0; i < sizeof buf; ++i) {
+      uint32_t a = eip + i;
+      uint64_t phys = mem_.translate(a, Access::kRead).value;
+      const uint8_t* p = mem_.ram().host(GuestPhys{phys});
+      if (!p) {
+        if (i == 0) throw FetchError{eip};
+        std::memset(buf + i, 0xFF, sizeof buf - i);
+        break;
+      }
+      buf[i] = *p;
+    }
+    insn.eip = eip;
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder_, buf, sizeof buf, &insn.d, insn.ops)))
+      return false;
+    uint64_t last = mem_.translate(eip + insn.d.length - 1, Access::kRead).value & ~0xFFFull;
+    if (last != block_->pages[0]) block_->pages[1] = last;
+    return true;
+  }
+
+  Flow translate(const Insn& i);
+  Flow translate_branch(const Insn& i);
+  Flow translate_stack(const Insn& i);
+  bool translate_ident(const Insn& i);
+  bool ident_high_byte_fallback(const Insn& i, ZydisEncoderRequest req);
+
+  // Exits.
+  ExitSlot* new_slot(uint32_t target) {
+    ExitSlot& s = block_->exits[block_->num_exits++];
+    s.target_eip = target;
+    s.block = block_.get();
+    return &s;
+  }
+  void direct_exit(uint32_t target) {
+    ExitSlot* s = new_slot(target);
+    s->jmp_field = w_.jmp(w_.cur());  // patched to the stub in emit_stubs()
+  }
+  void emit_stubs() {
+    for (unsigned k = 0; k < block_->num_exits; ++k) {
+      ExitSlot& s = block_->exits[k];
+      s.stub = w_.cur();
+      e_.store_eip(s.target_eip);
+      e_.mov_r14_imm64(reinterpret_cast<uint64_t>(&s));
+      e_.store_r14_exit_slot();
+      e_.jmp_exit_thunk();
+      if (w_.ok()) CodeWriter::patch_rel32(s.jmp_field, s.stub);
+    }
+  }
+  void indirect_exit() { e_.indirect_lookup(kJumpCacheOffset, cache_.miss_stub()); }
+
+  // Callouts.
+  void callout(const Insn& i, const CalloutInfo& info) {
+    auto site = std::make_unique<CalloutSite>();
+    site->fn = info.fn;
+    site->runtime = &rt_;
+    site->eip = i.eip;
+    site->next_eip = i.next();
+    site->name = info.name;
+    site->insn = i.d;
+    std::memcpy(site->ops, i.ops, sizeof i.ops);
+    e_.mov_r14_imm64(reinterpret_cast<uint64_t>(site.get()));
+    e_.call_callout_thunk();
+    block_->callouts.push_back(std::move(site));
+  }
+  void emit_raise_ud(uint32_t eip) {
+    Insn fake{};
+    fake.eip = eip;
+    block_->insn_map.push_back({uint32_t(w_.size()), eip});
+    callout(fake, raise_ud_callout());
+    e_.sync_exit(eip);
+  }
+
+  BtRuntime& rt_;
+  LinearMemory& mem_;
+  CodeCache& cache_;
+  const TranslateRequest& req_;
+  CodeWriter w_;
+  Emit e_;
+  SegMode seg_;
+  ZydisDecoder decoder_;
+  std::unique_ptr<Block> block_;
+};
+
+Flow BlockBuilder::translate(const Insn& i) {
+  if (const CalloutInfo* info = find_callout(i.d, i.ops)) {
+    callout(i, *info);
+    if (!info->ends_block) return Flow::kContinue;
+    e_.sync_exit(i.next());  // not reached when the handler exits, as it does
+    return Flow::kEnd;
+  }
+  switch (i.d.mnemonic) {
+    case ZYDIS_MNEMONIC_CLI:
+      e_.set_vif(0);
+      return Flow::kContinue;
+    case ZYDIS_MNEMONIC_STI:
+      e_.set_vif(1);
+      return Flow::kContinue;
+    default:
+      break;
+  }
+  if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR || i.d.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
+      i.d.meta.category == ZYDIS_CATEGORY_CALL || i.d.meta.category == ZYDIS_CATEGORY_RET)
+    return translate_branch(i);
+  if (i.d.meta.category == ZYDIS_CATEGORY_PUSH || i.d.meta.category == ZYDIS_CATEGORY_POP ||
+      i.d.mnemonic == ZYDIS_MNEMONIC_LEAVE || i.d.mnemonic == ZYDIS_MNEMONIC_ENTER ||
+      i.d.mnemonic == ZYDIS_MNEMONIC_PUSHFD || i.d.mnemonic == ZYDIS_MNEMONIC_POPFD)
+    return translate_stack(i);
+  if (!translate_ident(i)) {
+    log::get("bt")->warn("unimplemented: cannot re-encode instruction at {:#x} (opcode {:#x}); raising #UD",
+                         i.eip, i.d.opcode);
+    callout(i, raise_ud_callout());
+    e_.sync_exit(i.eip);
+    return Flow::kEnd;
+  }
+  return Flow::kContinue;
+}
+
+uint32_t branch_target(const Insn& i) {
+  uint64_t target = 0;
+  ZydisCalcAbsoluteAddress(&i.d, &i.ops[0], i.eip, &target);
+  uint32_t t = uint32_t(target);
+  return i.d.operand_width == 16 ? (t & 0xFFFF) : t;
+}
+
+Flow BlockBuilder::translate_branch(const Insn& i) {
+  const ZydisDecodedOperand& op = i.ops[0];
+  bool direct = op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op.imm.is_relative;
+  switch (i.d.mnemonic) {
+    case ZYDIS_MNEMONIC_JMP:
+      if (direct) {
+        direct_exit(branch_target(i));
+      } else {
+        if (!e_.load_r13(op, seg_, i.d.operand_width / 8)) return Flow::kEnd;
+        indirect_exit();
+      }
+      return Flow::kEnd;
+    case ZYDIS_MNEMONIC_CALL: {
+      unsigned size = i.d.operand_width / 8;
+      if (!direct) e_.load_r13(op, seg_, size);
+      e_.store_stack_imm(-int32_t(size), i.next(), size);
+      e_.adjust_esp(-int32_t(size));
+      if (direct) direct_exit(branch_target(i));
+      else indirect_exit();
+      return Flow::kEnd;
+    }
+    case ZYDIS_MNEMONIC_RET: {
+      unsigned size = i.d.operand_width / 8;
+      int32_t extra = i.d.operand_count_visible > 0 ? int32_t(op.imm.value.u & 0xFFFF) : 0;
+      ZydisDecodedOperand sp{};
+      e_.load_stack(size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W, 0, size);
+      if (size == 2) w_.bytes({0x45, 0x0F, 0xB7, 0xED});  // movzx r13d, r13w
+      e_.adjust_esp(int32_t(size) + extra);
+      (void)sp;
+      indirect_exit();
+      return Flow::kEnd;
+    }
+    case ZYDIS_MNEMONIC_JECXZ:
+    case ZYDIS_MNEMONIC_JCXZ:
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE: {
+      // Re-executed as is with addr32 (ECX), skipping over two exit jumps.
+      uint8_t opc = uint8_t(i.d.opcode);
+      bool cx = i.d.address_width == 16;
+      if (cx) w_.bytes({uint8_t(opc), 0x02});  // no 0x67: RCX; only the low 16 bits were asked for
+      else w_.bytes({0x67, uint8_t(opc), 0x02});
+      w_.bytes({0xEB, 0x05});
+      ExitSlot* taken = new_slot(branch_target(i));
+      taken->jmp_field = w_.jmp(w_.cur());
+      direct_exit(i.next());
+      return Flow::kEnd;
+    }
+    default:
+      break;
+  }
+  if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR && direct) {
+    ExitSlot* taken = new_slot(branch_target(i));
+    taken->jmp_field = w_.jcc(i.d.opcode & 0x0F, w_.cur());
+    direct_exit(i.next());
+    return Flow::kEnd;
+  }
+  // Far forms are callouts (find_callout); anything else is unexpected.
+  emit_raise_ud(i.eip);
+  return Flow::kEnd;
+}
+
+Flow BlockBuilder::translate_stack(const Insn& i) {
+  const ZydisDecodedOperand& op = i.ops[0];
+  unsigned size = i.d.operand_width / 8;
+  switch (i.d.mnemonic) {
+    case ZYDIS_MNEMONIC_PUSH:
+      if (op.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        e_.store_stack_reg(-int32_t(size), host_reg(op.reg.value), size);
+      } else if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        e_.store_stack_imm(-int32_t(size), uint32_t(op.imm.value.u), size);
+      } else {
+        e_.load_r13(op, seg_, 4);
+        e_.store_stack_r13(-int32_t(size), size);
+      }
+      e_.adjust_esp(-int32_t(size));
+      return Flow::kContinue;
+    case ZYDIS_MNEMONIC_POP:
+      if (op.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        ZydisRegister r = host_reg(op.reg.value);
+        if (r == ZYDIS_REGISTER_R12D || r == ZYDIS_REGISTER_R12W) {
+          e_.load_stack(r, 0, size);  // pop esp: ESP = the popped value
+        } else {
+          e_.load_stack(r, 0, size);
+          e_.adjust_esp(int32_t(size));
+        }
+        return Flow::kContinue;
+      }
+      // pop m32: the address is computed with ESP already incremented.
+      e_.load_stack(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D, 0, size);
+      e_.adjust_esp(int32_t(size));
+      {
+        ZydisEncoderRequest req;
+        std::memset(&req, 0, sizeof req);
+        req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+        req.mnemonic = ZYDIS_MNEMONIC_MOV;
+        req.operand_count = 2;
+        if (seg_ == SegMode::kRuntime) return Flow::kContinue;  // unreachable in flat-only builds
+        window_mem(op, seg_, req.operands[0], size);
+        req.operands[1].type = ZYDIS_OPERAND_TYPE_REGISTER;
+        req.operands[1].reg.value = size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D;
+        req.prefixes = ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+        e_.encode_mem(req);
+      }
+      return Flow::kContinue;
+    case ZYDIS_MNEMONIC_LEAVE:
+      // ESP = EBP; EBP = pop. Load first so a fault leaves no partial state.
+      w_.bytes({0x65, 0x67, 0x44, 0x8B, 0x6D, 0x00});  // mov r13d, gs:[ebp]
+      w_.bytes({0x44, 0x8D, 0x65, 0x04});              // lea r12d, [rbp + 4]
+      w_.bytes({0x44, 0x89, 0xED});                    // mov ebp, r13d
+      return Flow::kContinue;
+    case ZYDIS_MNEMONIC_ENTER:
+      if ((i.ops[1].imm.value.u & 0x1F) != 0) break;  // nesting levels: callout
+      e_.store_stack_reg(-4, ZYDIS_REGISTER_EBP, 4);
+      e_.adjust_esp(-4);
+      w_.bytes({0x44, 0x89, 0xE5});  // mov ebp, r12d
+      e_.adjust_esp(-int32_t(op.imm.value.u & 0xFFFF));
+      return Flow::kContinue;
+    case ZYDIS_MNEMONIC_PUSHFD:
+      w_.bytes({0x9C});                          // pushfq
+      w_.bytes({0x4C, 0x8B, 0x2C, 0x24});        // mov r13, [rsp]
+      w_.bytes({0x41, 0x81, 0xE5});              // and r13d, kHostFlags
+      w_.u32(kHostFlags);
+      w_.bytes({0x45, 0x0F, 0xB6, 0x77, kOffVif});  // movzx r14d, byte [r15 + vif]
+      w_.bytes({0x41, 0xC1, 0xE6, 0x09});        // shl r14d, 9
+      w_.bytes({0x45, 0x09, 0xF5});              // or r13d, r14d
+      w_.bytes({0x45, 0x0B, 0xAF});              // or r13d, [r15 + eflags_rest]
+      w_.u32(uint32_t(offsetof(CpuState, eflags_rest)));
+      e_.store_stack_r13(-4, 4);
+      e_.adjust_esp(-4);
+      w_.bytes({0x9D});                          // popfq: the guest's flags again
+      return Flow::kContinue;
+    case ZYDIS_MNEMONIC_POPFD:
+      // Callout: IF/IOPL rules depend on CPL and IOPL, and setting IF must
+      // give pending interrupts a chance (the handler exits then).
+      break;
+    default:
+      break;
+  }
+  callout(i, stack_callout(i.d));
+  e_.sync_exit(i.next());
+  return Flow::kEnd;
+}
+
+bool BlockBuilder::translate_ident(const Insn& i) {
+  ZydisEncoderRequest req;
+  if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&i.d, i.ops, i.d.operand_count_visible,
+                                                                     &req)))
+    return false;
+  req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+  constexpr ZyanU64 kSegPrefixes = ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                                   ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                                   ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+  req.prefixes &= ~kSegPrefixes;
+  bool is_lea = i.d.mnemonic == ZYDIS_MNEMONIC_LEA;
+  for (unsigned k = 0; k < req.operand_count; ++k) {
+    ZydisEncoderOperand& o = req.operands[k];
+    const ZydisDecodedOperand& d = i.ops[k];
+    if (o.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+      o.reg.value = host_reg(o.reg.value);
+    } else if (o.type == ZYDIS_OPERAND_TYPE_MEMORY && is_lea) {
+      o.mem.base = host_reg(o.mem.base);
+      o.mem.index = host_reg(o.mem.index);
+    } else if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      unsigned seg_index = segment_index(d.mem.segment);
+      bool runtime = seg_ == SegMode::kRuntime || seg_index == kFs || seg_index == kGs;
+      if (runtime && !emit_runtime_address(e_, d, seg_index)) return false;
+      uint16_t size = o.mem.size;
+      window_mem(d, runtime ? SegMode::kRuntime : SegMode::kFlat, o, size);
+      req.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
+    }
+  }
+  if (i.d.mnemonic == ZYDIS_MNEMONIC_XLAT) {
+    // The memory operand is implicit (DS:[EBX+AL]) and not in the request.
+    w_.bytes({0x65, 0x67, 0xD7});
+    return seg_ == SegMode::kFlat;
+  }
+  if (e_.encode_mem(req)) return true;
+  return ident_high_byte_fallback(i, req);
+}
+
+// AH/CH/DH/BH cannot be encoded with a REX prefix, which R12D (ESP) and
+// R13D (a runtime-segment address) need. Such an instruction works on R14B
+// instead, moved in and out through the red zone below the host RSP (the
+// kernel leaves 128 bytes there untouched by signal frames). Only moves.
+bool BlockBuilder::ident_high_byte_fallback(const Insn& i, ZydisEncoderRequest req) {
+  for (unsigned k = 0; k < req.operand_count; ++k) {
+    ZydisEncoderOperand& o = req.operands[k];
+    if (o.type != ZYDIS_OPERAND_TYPE_REGISTER || !is_high_byte(o.reg.value)) continue;
+    static const uint8_t kFull[] = {0x44, 0x4C, 0x54, 0x5C};  // ModRM reg field for eax..ebx, [rsp+disp8]
+    unsigned idx = unsigned(o.reg.value - ZYDIS_REGISTER_AH);
+    uint8_t modrm = kFull[idx];
+    w_.bytes({0x89, modrm, 0x24, 0xF8});          // mov [rsp-8], e?x
+    w_.bytes({0x44, 0x0F, 0xB6, 0x74, 0x24, 0xF9});  // movzx r14d, byte [rsp-7]
+    o.reg.value = ZYDIS_REGISTER_R14B;
+    if (!e_.encode_mem(req)) return false;
+    w_.bytes({0x44, 0x88, 0x74, 0x24, 0xF9});     // mov [rsp-7], r14b
+    w_.bytes({0x8B, modrm, 0x24, 0xF8});          // mov e?x, [rsp-8]
+    (void)i;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::unique_ptr<Block> Translator::translate(const TranslateRequest& request, uint8_t** code_end) {
+  auto start = std::chrono::steady_clock::now();
+  BlockBuilder builder(runtime_, memory_, cache_, request);
+  auto block = builder.build(code_end);
+  if (!block) return nullptr;
+  stats_.blocks_translated++;
+  stats_.guest_insns_translated += block->insn_count;
+  stats_.guest_bytes_translated += block->guest_len;
+  stats_.host_bytes += block->host_len;
+  stats_.translate_ns += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now() - start)
+                                      .count());
+  return block;
+}
+
+}  // namespace tv::bt

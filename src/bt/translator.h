@@ -1,0 +1,57 @@
+// The translator: decodes guest code (Zydis, 32-bit legacy mode) one block
+// at a time and emits x86-64 host code into the translation cache. Most
+// instructions are re-encoded ("IDENT") with their memory operands moved
+// into the shadow window (gs: + addr32) and ESP mapped to R12D; stack and
+// control-flow instructions are rewritten inline; privileged and sensitive
+// ones become callouts (DESIGN.md "BT: translation").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "bt/code_cache.h"
+#include "bt/cpu_state.h"
+#include "bt/linear_memory.h"
+
+namespace tv::bt {
+
+class BtRuntime;
+
+// The translation mode: everything besides the code bytes that changes how
+// a block is translated. Part of the block key.
+struct Mode {
+  static constexpr uint32_t kCs32 = 1u << 0;  // CS.D: 32-bit default operand/address size
+  static constexpr uint32_t kFlat = 1u << 1;  // CS/DS/ES/SS bases are zero
+  static constexpr uint32_t kPaging = 1u << 2;
+  static constexpr uint32_t kCplShift = 3;    // 2 bits
+  static uint32_t of(const CpuState& cpu);
+};
+
+struct TranslateRequest {
+  uint32_t eip;
+  uint32_t mode;
+  bool single_instruction = false;  // one-instruction block (after a code-page write)
+  bool profile = false;             // count executions in the block prologue
+};
+
+// Thrown when the guest's code cannot be fetched (outside RAM).
+struct FetchError {
+  uint32_t eip;
+};
+
+class Translator {
+ public:
+  Translator(BtRuntime& runtime, LinearMemory& memory, CodeCache& cache, Stats& stats)
+      : runtime_(runtime), memory_(memory), cache_(cache), stats_(stats) {}
+
+  // Translates a block into the cache; returns nullptr if the cache is full.
+  std::unique_ptr<Block> translate(const TranslateRequest& request, uint8_t** code_end);
+
+ private:
+  BtRuntime& runtime_;
+  LinearMemory& memory_;
+  CodeCache& cache_;
+  Stats& stats_;
+};
+
+}  // namespace tv::bt
