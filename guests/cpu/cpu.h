@@ -50,6 +50,11 @@ bool check_flags(uint32_t got, uint32_t want, uint32_t mask, const char *what);
 /* check_eq with a "<case>: <field>" label, for table-driven groups. */
 bool check_field(const char *name, const char *field, uint32_t got, uint32_t want);
 
+/* True when running on QEMU TCG (CPUID brand "QEMU ..."), which departs
+ * from the SDM and from hardware in the way `what` describes; the caller
+ * then skips those checks, and a note says so. Elsewhere false. */
+bool qemu_deviation(const char *what);
+
 /* Prints "<group>: ok", or "<group>: N failed" if checks failed since
  * check_failures() returned `before`. */
 void group_done(const char *group, unsigned before);
@@ -68,3 +73,4 @@ void test_bcd(void);
 void test_segments(void);
 void test_intn(void);
 void test_exceptions(void);
+void test_segment_limits(void);

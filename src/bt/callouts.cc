@@ -70,6 +70,8 @@ constexpr CalloutInfo kEnter{handle_enter, "enter (nested)", false};
 constexpr CalloutInfo kInvlpg{handle_invlpg, "invlpg/wbinvd/invd", false};
 constexpr CalloutInfo kClts{handle_clts, "clts/lmsw/smsw", true};
 constexpr CalloutInfo kSysenter{handle_sysenter, "sysenter/sysexit", true};
+constexpr CalloutInfo kLoop16{handle_loop16, "loop/jcxz (16-bit CX)", true};
+constexpr CalloutInfo kLea16{handle_lea16, "lea (16-bit address)", false};
 
 // The ISA extensions of the CPUID profile (vmm/cpuid.cc): a P6 with MMX,
 // SSE and SSE2. Anything newer is #UD, as on such a CPU.
@@ -114,6 +116,24 @@ const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn) {
 const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops) {
   if (insn.meta.category == ZYDIS_CATEGORY_STRINGOP || insn.meta.category == ZYDIS_CATEGORY_IOSTRINGOP)
     return &kString;
+  // 16-bit addressing (0x67 in 32-bit code) has no 64-bit encoding.
+  if (insn.address_width == 16) {
+    switch (insn.mnemonic) {
+      case ZYDIS_MNEMONIC_LOOP:
+      case ZYDIS_MNEMONIC_LOOPE:
+      case ZYDIS_MNEMONIC_LOOPNE:
+      case ZYDIS_MNEMONIC_JCXZ: return &kLoop16;
+      case ZYDIS_MNEMONIC_LEA: return &kLea16;
+      default:
+        for (unsigned i = 0; i < insn.operand_count_visible; ++i)
+          if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            static bool logged = false;
+            if (!logged) log::get("bt")->warn("unimplemented: 16-bit addressing; raising #UD");
+            logged = true;
+            return &kUd;
+          }
+    }
+  }
   switch (insn.mnemonic) {
     case ZYDIS_MNEMONIC_IN:
     case ZYDIS_MNEMONIC_OUT: return &kIo;

@@ -210,4 +210,29 @@ CalloutResult handle_enter(BtRuntime& rt, CpuState& cpu, const CalloutSite& site
   return CalloutResult::kContinue;
 }
 
+// LOOP/LOOPE/LOOPNE/JCXZ with a 0x67 prefix count in CX (SDM Vol. 2A LOOPcc).
+CalloutResult handle_loop16(BtRuntime&, CpuState& cpu, const CalloutSite& site) {
+  uint32_t& ecx = cpu.gpr[kEcx];
+  bool zf = cpu.host_flags & kFlagZf;
+  bool taken;
+  if (site.insn.mnemonic == ZYDIS_MNEMONIC_JCXZ) {
+    taken = (ecx & 0xFFFF) == 0;
+  } else {
+    ecx = (ecx & 0xFFFF0000u) | ((ecx - 1) & 0xFFFF);
+    taken = (ecx & 0xFFFF) != 0;
+    if (site.insn.mnemonic == ZYDIS_MNEMONIC_LOOPE) taken = taken && zf;
+    if (site.insn.mnemonic == ZYDIS_MNEMONIC_LOOPNE) taken = taken && !zf;
+  }
+  if (taken) {
+    uint32_t target = site.next_eip + uint32_t(site.ops[0].imm.value.s);
+    cpu.eip = site.insn.operand_width == 16 ? (target & 0xFFFF) : target;
+  }
+  return CalloutResult::kExit;
+}
+
+CalloutResult handle_lea16(BtRuntime&, CpuState& cpu, const CalloutSite& site) {
+  write_gpr(cpu, site.ops[0].reg.value, effective_address(cpu, site.insn, site.ops[1]));
+  return CalloutResult::kContinue;
+}
+
 }  // namespace tv::bt

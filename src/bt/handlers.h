@@ -36,6 +36,8 @@ TV_HANDLER(handle_enter);
 TV_HANDLER(handle_invlpg);
 TV_HANDLER(handle_clts);
 TV_HANDLER(handle_sysenter);
+TV_HANDLER(handle_loop16);
+TV_HANDLER(handle_lea16);
 #undef TV_HANDLER
 
 }  // namespace tv::bt

@@ -168,11 +168,12 @@ void bound(CpuState& cpu, LinearMemory& mem, OperandSize size, Gpr reg, SegReg s
 
 // SDM Vol. 2A "LDS/LES/LFS/LGS/LSS": the segment load may fault, so the
 // register is written only after it.
-void load_far_pointer(CpuState& cpu, LinearMemory& mem, OperandSize size, Gpr reg,
-                      SegReg target, SegReg seg, uint32_t offset, const LoadSegment& load_segment) {
+void load_far_pointer(CpuState& cpu, LinearMemory& mem, OperandSize size, Gpr reg, SegReg target,
+                      SegReg seg, uint32_t offset, const LoadSegment& load_segment) {
   const unsigned z = bytes(size);
   const uint32_t lin = segment_linear(cpu, seg, offset, z + 2, Access::kRead);
-  const uint32_t value = size == OperandSize::k32 ? mem.read<uint32_t>(lin) : mem.read<uint16_t>(lin);
+  const uint32_t value =
+      size == OperandSize::k32 ? mem.read<uint32_t>(lin) : mem.read<uint16_t>(lin);
   load_segment(target, mem.read<uint16_t>(lin + z));
   set_reg(cpu, reg, value, size);
 }

@@ -6,8 +6,8 @@
 // Each helper either completes or throws GuestFault with the guest state
 // unchanged (memory below ESP aside), so the caller can deliver the fault at
 // the instruction. cpu.eip is the caller's to advance. Stack accesses go
-// through SS:ESP, with SP instead of ESP when SS.B is clear (SDM Vol. 3A
-// 3.4.5, D/B flag).
+// through segments.h's Stack: SS:ESP, or SS:SP when SS.B is clear (SDM
+// Vol. 3A 3.4.5, D/B flag).
 //
 // Flags the SDM leaves undefined are set the way an Intel CPU (a Xeon, run
 // in compatibility mode over every input) sets them:
@@ -51,8 +51,8 @@ void bound(CpuState& cpu, LinearMemory& mem, OperandSize size, Gpr reg, SegReg s
 
 // LES/LDS (and LSS/LFS/LGS) r, m16:16/m16:32: loads `target` with the
 // selector after the offset at seg:offset, then `reg` with the offset.
-void load_far_pointer(CpuState& cpu, LinearMemory& mem, OperandSize size, Gpr reg,
-                      SegReg target, SegReg seg, uint32_t offset, const LoadSegment& load_segment);
+void load_far_pointer(CpuState& cpu, LinearMemory& mem, OperandSize size, Gpr reg, SegReg target,
+                      SegReg seg, uint32_t offset, const LoadSegment& load_segment);
 
 // PUSH Sreg: the selector, zero-extended to the operand size.
 void push_segment(CpuState& cpu, LinearMemory& mem, OperandSize size, SegReg s);

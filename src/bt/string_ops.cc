@@ -3,12 +3,11 @@
 // host pointers from LinearMemory::host_ptr(); anything else (an element that
 // straddles a page, a page outside RAM, a chunk touching a segment limit)
 // runs one element at a time through LinearMemory, which raises the precise
-// fault. Registers are written back after each chunk or element, never
-// before the memory work of that chunk can no longer fault.
+// fault. ESI/EDI/ECX move only after a chunk or element has completed, so a
+// fault leaves them at the first element not done.
 #include "bt/string_ops.h"
 
 #include <algorithm>
-#include <cstddef>
 #include <cstring>
 
 #include "bt/segments.h"
@@ -45,7 +44,11 @@ template <typename T>
 class StringRunner {
  public:
   StringRunner(CpuState& cpu, LinearMemory& mem, dev::Bus& pio, const StringInsn& in)
-      : cpu_(cpu), mem_(mem), pio_(pio), in_(in), mask_(in.addr16 ? 0xFFFF : 0xFFFFFFFF),
+      : cpu_(cpu),
+        mem_(mem),
+        pio_(pio),
+        in_(in),
+        mask_(in.addr16 ? 0xFFFF : 0xFFFFFFFF),
         down_(cpu.host_flags & kFlagDf) {}
 
   StringResult run(uint64_t max_iterations) {
@@ -121,7 +124,7 @@ class StringRunner {
   uint64_t room(SegReg s, uint32_t off) const {
     const uint32_t in_page = (cpu_.seg[s].base + off) & (kPage - 1);
     if (in_page + kSize > kPage || uint64_t(off) + kSize - 1 > mask_) return 0;
-    if (down_) return std::min<uint64_t>(in_page / kSize + 1, off / kSize + 2);
+    if (down_) return std::min<uint64_t>(in_page / kSize + 1, off / kSize + 1);
     return std::min<uint64_t>((kPage - in_page) / kSize, (uint64_t(mask_) + 1 - off) / kSize);
   }
 
@@ -135,9 +138,7 @@ class StringRunner {
     return p && down_ ? p + span : p;
   }
 
-  uint8_t* at(uint8_t* p, uint64_t i) const {
-    return down_ ? p - i * kSize : p + i * kSize;
-  }
+  uint8_t* at(uint8_t* p, uint64_t i) const { return down_ ? p - i * kSize : p + i * kSize; }
   T read_at(uint8_t* p, uint64_t i) const {
     T v;
     std::memcpy(&v, at(p, i), kSize);
@@ -147,11 +148,18 @@ class StringRunner {
 
   uint64_t bulk(uint8_t* s, uint8_t* d, uint64_t n, bool& stop) {
     switch (in_.op) {
-      case StringOp::kMovs: copy(d, s, n); break;
-      case StringOp::kStos: fill(d, n); break;
-      case StringOp::kLods: set_acc(read_at(s, n - 1)); break;
+      case StringOp::kMovs:
+        copy(d, s, n);
+        break;
+      case StringOp::kStos:
+        fill(d, n);
+        break;
+      case StringOp::kLods:
+        set_acc(read_at(s, n - 1));
+        break;
       case StringOp::kCmps:
-      case StringOp::kScas: return compare_run(s, d, n, stop);
+      case StringOp::kScas:
+        return compare_run(s, d, n, stop);
       case StringOp::kIns:
         for (uint64_t i = 0; i < n; ++i) write_at(d, i, T(pio_.read(port(), kSize)));
         break;
@@ -217,14 +225,21 @@ class StringRunner {
   bool step_one() {
     const uint32_t si = reg(kEsi), di = reg(kEdi);
     switch (in_.op) {
-      case StringOp::kMovs: store(di, load(in_.src_seg, si)); break;
-      case StringOp::kStos: store(di, acc()); break;
-      case StringOp::kLods: set_acc(load(in_.src_seg, si)); break;
+      case StringOp::kMovs:
+        store(di, load(in_.src_seg, si));
+        break;
+      case StringOp::kStos:
+        store(di, acc());
+        break;
+      case StringOp::kLods:
+        set_acc(load(in_.src_seg, si));
+        break;
       case StringOp::kCmps: {
         const T a = load(in_.src_seg, si);
         return compare(a, load(kEs, di));
       }
-      case StringOp::kScas: return compare(acc(), load(kEs, di));
+      case StringOp::kScas:
+        return compare(acc(), load(kEs, di));
       case StringOp::kIns: {
         // The destination is checked before the port is read, so a fault
         // does not swallow device data.
@@ -233,7 +248,9 @@ class StringRunner {
         mem_.copy_out(lin, &v, kSize);
         break;
       }
-      case StringOp::kOuts: pio_.write(port(), kSize, load(in_.src_seg, si)); break;
+      case StringOp::kOuts:
+        pio_.write(port(), kSize, load(in_.src_seg, si));
+        break;
     }
     return false;
   }
@@ -262,12 +279,15 @@ class StringRunner {
 
 }  // namespace
 
-StringResult run_string_op(CpuState& cpu, LinearMemory& mem, dev::Bus& pio,
-                           const StringInsn& insn, uint64_t max_iterations) {
+StringResult run_string_op(CpuState& cpu, LinearMemory& mem, dev::Bus& pio, const StringInsn& insn,
+                           uint64_t max_iterations) {
   switch (insn.size) {
-    case 1: return StringRunner<uint8_t>(cpu, mem, pio, insn).run(max_iterations);
-    case 2: return StringRunner<uint16_t>(cpu, mem, pio, insn).run(max_iterations);
-    default: return StringRunner<uint32_t>(cpu, mem, pio, insn).run(max_iterations);
+    case 1:
+      return StringRunner<uint8_t>(cpu, mem, pio, insn).run(max_iterations);
+    case 2:
+      return StringRunner<uint16_t>(cpu, mem, pio, insn).run(max_iterations);
+    default:
+      return StringRunner<uint32_t>(cpu, mem, pio, insn).run(max_iterations);
   }
 }
 
@@ -281,9 +301,9 @@ bool segment_allows(const CpuState& cpu, SegReg s, uint32_t offset, uint32_t siz
   return access == Access::kRead ? !code || rw : !code && rw;
 }
 
-uint32_t segment_linear(const CpuState& cpu, SegReg s, uint32_t offset, unsigned len, Access access) {
-  if (!segment_allows(cpu, s, offset, len, access))
-    throw fault(s == kSs ? kSS : kGP, 0);
+uint32_t segment_linear(const CpuState& cpu, SegReg s, uint32_t offset, unsigned len,
+                        Access access) {
+  if (!segment_allows(cpu, s, offset, len, access)) throw fault(s == kSs ? kSS : kGP, 0);
   return cpu.seg[s].base + offset;
 }
 

@@ -25,7 +25,7 @@ enum class RepKind { kNone, kRep /* F3: REP / REPE */, kRepne /* F2 */ };
 
 struct StringInsn {
   StringOp op = StringOp::kMovs;
-  unsigned size = 1;      // element size: 1, 2 or 4
+  unsigned size = 1;  // element size: 1, 2 or 4
   RepKind rep = RepKind::kNone;
   SegReg src_seg = kDs;   // segment of DS:ESI after any override; ES:EDI never changes
   bool addr16 = false;    // 16-bit address size: SI/DI/CX instead of ESI/EDI/ECX
@@ -42,8 +42,8 @@ enum class StringResult {
 // CMP of the last pair compared; the others leave flags alone. The I/O
 // permission check for INS/OUTS (CPL > IOPL, TSS bitmap) is the caller's.
 // Throws GuestFault: #GP(0)/#SS(0) for segment violations, #PF from paging.
-StringResult run_string_op(CpuState& cpu, LinearMemory& mem, dev::Bus& pio,
-                           const StringInsn& insn, uint64_t max_iterations);
+StringResult run_string_op(CpuState& cpu, LinearMemory& mem, dev::Bus& pio, const StringInsn& insn,
+                           uint64_t max_iterations);
 
 // True if `size` bytes at `offset` in segment `s` may be accessed: usable,
 // within the limit (expand-down included, segment_fits in segments.h), and
@@ -52,6 +52,7 @@ bool segment_allows(const CpuState& cpu, SegReg s, uint32_t offset, uint32_t siz
 
 // The linear address of `len` bytes at `offset` in segment `s`; throws #SS(0)
 // for SS and #GP(0) for other segments when segment_allows() says no.
-uint32_t segment_linear(const CpuState& cpu, SegReg s, uint32_t offset, unsigned len, Access access);
+uint32_t segment_linear(const CpuState& cpu, SegReg s, uint32_t offset, unsigned len,
+                        Access access);
 
 }  // namespace tv::bt

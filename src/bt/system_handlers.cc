@@ -63,6 +63,7 @@ CalloutResult handle_io(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
   } else {
     pio.write(port, size, read_gpr(cpu, data.reg.value));
   }
+  rt.machine().after_device_access();
   return CalloutResult::kContinue;
 }
 
@@ -84,6 +85,7 @@ CalloutResult handle_string(BtRuntime& rt, CpuState& cpu, const CalloutSite& sit
   s.next_eip = site.next_eip;
   cpu.eip = site.eip;
   StringResult r = run_string_op(cpu, rt.memory(), rt.machine().pio(), s, kStringChunk);
+  if (s.op == StringOp::kIns || s.op == StringOp::kOuts) rt.machine().after_device_access();
   return r == StringResult::kDone ? CalloutResult::kContinue : CalloutResult::kExit;
 }
 

@@ -232,10 +232,12 @@ class KvmBackend final : public Backend {
       case KVM_EXIT_IO:
         count("io");
         handle_io(run);
+        machine_.after_device_access();
         return std::nullopt;
       case KVM_EXIT_MMIO:
         count("mmio");
         handle_mmio(run);
+        machine_.after_device_access();
         return std::nullopt;
       case KVM_EXIT_IRQ_WINDOW_OPEN:
         count("irq_window");

@@ -66,7 +66,7 @@ Machine::Machine(const Config& config) : config_(config), memory_(config.mem_byt
 Machine::~Machine() {
   stop_input_thread();
   g_kick_target.store(nullptr);
-  if (timer_) timer_delete(static_cast<timer_t>(timer_));
+  if (timer_created_) timer_delete(static_cast<timer_t>(timer_));
   flush_output();
 }
 
@@ -135,6 +135,8 @@ void Machine::service_devices() {
 }
 
 void Machine::arm_timer(std::optional<uint64_t> deadline_ns) {
+  if (!timer_created_ || deadline_ns == armed_) return;
+  armed_ = deadline_ns;
   itimerspec spec{};
   if (deadline_ns) {
     // A zero it_value disarms the timer, so a deadline of 0 becomes 1 ns.
@@ -179,6 +181,7 @@ MachineExit Machine::run() {
   timer_t timer;
   if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) throw Error(errno_message("timer_create"));
   timer_ = timer;
+  timer_created_ = true;
   start_input_thread();
 
   while (!stop_) {

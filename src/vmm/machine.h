@@ -62,6 +62,11 @@ class Machine final : public dev::MachineControl {
   void request_exit(int status) override;
   bool stop_requested() const { return stop_.has_value(); }
 
+  // A backend calls this after every port or MMIO access: a device may
+  // have changed its next deadline, and the host timer must follow it
+  // (a guest that programs the PIT and then spins needs the tick).
+  void after_device_access() { arm_timer(next_deadline()); }
+
   // The profile text and JSON for --profile / --profile-json.
   std::string profile_report() const;
   std::string profile_json() const;
@@ -105,7 +110,9 @@ class Machine final : public dev::MachineControl {
   std::thread input_thread_;
   int input_stop_fd_ = -1;
 
-  void* timer_ = nullptr;  // timer_t
+  void* timer_ = nullptr;  // timer_t (kernel ids start at 0, hence the flag)
+  bool timer_created_ = false;
+  std::optional<uint64_t> armed_;  // the deadline the host timer is set for
   pthread_t vcpu_thread_;
 };
 

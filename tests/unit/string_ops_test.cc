@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-
 #include <memory>
 #include <random>
 #include <vector>
@@ -53,7 +52,9 @@ class StringOpsTest : public ::testing::Test {
     const StringInsn insn{op, size, rep, src, addr16, kNext};
     return run_string_op(cpu, mem, pio, insn, budget);
   }
-  void set_df(bool on) { cpu.host_flags = on ? cpu.host_flags | kFlagDf : cpu.host_flags & ~kFlagDf; }
+  void set_df(bool on) {
+    cpu.host_flags = on ? cpu.host_flags | kFlagDf : cpu.host_flags & ~kFlagDf;
+  }
   void regs(uint32_t esi, uint32_t edi, uint32_t ecx) {
     cpu.gpr[kEsi] = esi;
     cpu.gpr[kEdi] = edi;
@@ -67,7 +68,9 @@ class StringOpsTest : public ::testing::Test {
   void put(uint32_t addr, const char* s) {
     for (; *s; ++s, ++addr) ram.store(GuestPhys{addr}, uint8_t(*s));
   }
-  uint32_t arith() const { return uint32_t(cpu.host_flags) & (kFlagCf | kFlagZf | kFlagSf | kFlagOf); }
+  uint32_t arith() const {
+    return uint32_t(cpu.host_flags) & (kFlagCf | kFlagZf | kFlagSf | kFlagOf);
+  }
 
   GuestMemory ram{kRam};
   CpuState cpu;
@@ -299,7 +302,7 @@ TEST_F(StringOpsTest, SixteenBitAddressingWrapsAt64K) {
   EXPECT_EQ(u8(0x3FFFF), 0x77);
   EXPECT_EQ(u8(0x30000), 0x77);
   EXPECT_EQ(u8(0x30001), 0x77);
-  EXPECT_EQ(u8(0x40000), 0);  // no carry into bit 16
+  EXPECT_EQ(u8(0x40000), 0);              // no carry into bit 16
   EXPECT_EQ(cpu.gpr[kEdi], 0xABCD0002u);  // upper halves untouched
   EXPECT_EQ(cpu.gpr[kEcx], 0x12340000u);
 }
@@ -386,7 +389,8 @@ struct Model {
   void set(Gpr r, uint32_t v) { cpu.gpr[r] = (cpu.gpr[r] & ~mask()) | (v & mask()); }
   uint32_t load(uint32_t lin) {
     uint32_t v = 0;
-    for (unsigned i = 0; i < in.size; ++i) v |= uint32_t(ram.load<uint8_t>(GuestPhys{lin + i})) << (8 * i);
+    for (unsigned i = 0; i < in.size; ++i)
+      v |= uint32_t(ram.load<uint8_t>(GuestPhys{lin + i})) << (8 * i);
     return v;
   }
   void store(uint32_t lin, uint32_t v) {
@@ -406,15 +410,23 @@ struct Model {
     const uint32_t step = down ? -in.size : in.size;
     for (uint64_t done = 0;; ++done) {
       if (in.rep != RepKind::kNone && reg(kEcx) == 0) break;
-      if (in.rep != RepKind::kNone && done == std::max<uint64_t>(budget, 1)) return StringResult::kMore;
-      const uint32_t src = cpu.seg[in.src_seg].base + reg(kEsi), dst = cpu.seg[kEs].base + reg(kEdi);
+      if (in.rep != RepKind::kNone && done == std::max<uint64_t>(budget, 1))
+        return StringResult::kMore;
+      const uint32_t src = cpu.seg[in.src_seg].base + reg(kEsi),
+                     dst = cpu.seg[kEs].base + reg(kEdi);
       bool stop = false;
-      const uint32_t acc = in.size == 4 ? cpu.gpr[kEax] : cpu.gpr[kEax] & ((1u << (8 * in.size)) - 1);
+      const uint32_t acc =
+          in.size == 4 ? cpu.gpr[kEax] : cpu.gpr[kEax] & ((1u << (8 * in.size)) - 1);
       switch (in.op) {
-        case StringOp::kMovs: store(dst, load(src)); break;
-        case StringOp::kStos: store(dst, acc); break;
+        case StringOp::kMovs:
+          store(dst, load(src));
+          break;
+        case StringOp::kStos:
+          store(dst, acc);
+          break;
         case StringOp::kLods:
-          cpu.gpr[kEax] = in.size == 4 ? load(src) : (cpu.gpr[kEax] & ~((1u << (8 * in.size)) - 1)) | load(src);
+          cpu.gpr[kEax] =
+              in.size == 4 ? load(src) : (cpu.gpr[kEax] & ~((1u << (8 * in.size)) - 1)) | load(src);
           break;
         case StringOp::kCmps:
         case StringOp::kScas: {
@@ -423,7 +435,8 @@ struct Model {
           stop = (in.rep == RepKind::kRep && a != b) || (in.rep == RepKind::kRepne && a == b);
           break;
         }
-        default: break;
+        default:
+          break;
       }
       if (in.op != StringOp::kStos && in.op != StringOp::kScas) set(kEsi, reg(kEsi) + step);
       if (in.op != StringOp::kLods) set(kEdi, reg(kEdi) + step);
@@ -454,13 +467,15 @@ TEST_F(StringOpsTest, AgreesWithAnElementModelOnRandomCases) {
     cpu.eip = 0x1000;
     set_df(pick(2));
     cpu.gpr[kEax] = pick(3) * 0x01010101;
-    if (insn.addr16) {  // offsets around the 64K wrap
+    if (insn.addr16) {                           // offsets around the 64K wrap
       cpu.seg[kDs].base = kArea + pick(0x1000);  // not page-aligned: wraps fall mid-page
       cpu.seg[kEs].base = kArea + pick(0x1000);
-      regs(0xABCD0000 | ((0xF000 + pick(0x2000)) & 0xFFFF), 0xF000 + pick(0x2000), 0xABCD0000 | pick(0x800));
+      regs(0xABCD0000 | ((0xF000 + pick(0x2000)) & 0xFFFF), 0xF000 + pick(0x2000),
+           0xABCD0000 | pick(0x800));
       cpu.gpr[kEdi] &= 0xFFFF;
     } else {
-      regs(kArea + 0x4000 + pick(0x2000), kArea + 0x4000 + pick(0x2000), pick(4) ? pick(0x800) : pick(4));
+      regs(kArea + 0x4000 + pick(0x2000), kArea + 0x4000 + pick(0x2000),
+           pick(4) ? pick(0x800) : pick(4));
     }
     std::memcpy(model_ram.physmap() + kArea, ram.physmap() + kArea, kLen);
     model = cpu;
