@@ -79,18 +79,20 @@ static void expect(const char *name, enum fix fix, uint32_t vector, void (*run)(
   check(caught.error_code == 0, "%s: error code 0x%x", name, caught.error_code);
 }
 
-static uint64_t fld1_result;
-static void run_fld1(void) {
-  __asm__ volatile("fninit\n\t" TRAP_ASM("fld1") "\n\tfstpl %0" : "=m"(fld1_result));
-}
+/* Nothing x87, MMX or SSE may run outside labels 1-2 here: under TS or EM
+ * it would fault where the handler does not expect it. */
+static void run_fld1(void) { __asm__ volatile(TRAP_ASM("fld1")); }
 static void run_fwait(void) { __asm__ volatile(TRAP_ASM("fwait")); }
 static void run_addps(void) { __asm__ volatile(TRAP_ASM("addps %xmm1, %xmm0")); }
-static void run_paddb(void) { __asm__ volatile(TRAP_ASM("paddb %mm1, %mm0") "\n\temms"); }
+static void run_paddb(void) { __asm__ volatile(TRAP_ASM("paddb %mm1, %mm0")); }
 
 static void check_ts_em(void) {
   const uint32_t cr0 = read_cr0();
+  uint64_t fld1_result;
+  __asm__ volatile("fninit");
   write_cr0(cr0 | CR0_TS);
   expect("TS: fld1", FIX_CLTS, VEC_NM, run_fld1);
+  __asm__ volatile("fstpl %0" : "=m"(fld1_result));
   check_eq64(fld1_result, 0x3ff0000000000000ull, "fld1 retried after #NM");
   write_cr0(cr0 | CR0_TS);
   expect("TS+MP: fwait", FIX_CLTS, VEC_NM, run_fwait);
@@ -98,6 +100,7 @@ static void check_ts_em(void) {
   expect("TS: addps", FIX_CLTS, VEC_NM, run_addps);
   write_cr0(cr0 | CR0_TS);
   expect("TS: paddb", FIX_CLTS, VEC_NM, run_paddb);
+  __asm__ volatile("emms");
   write_cr0((cr0 | CR0_TS) & ~CR0_MP);
   caught.count = 0;
   run_fwait();
