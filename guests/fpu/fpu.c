@@ -18,32 +18,6 @@
  * FXSR, SSE, SSE2. */
 #define CPUID_NEEDED ((1u << 0) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))
 
-void group_done(const char *group, unsigned before) {
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", group);
-  } else {
-    printf("%s: %u failed\n", group, failed);
-  }
-}
-
-static bool brand_is_qemu(void) {
-  uint32_t regs[4] = {0x80000000, 0, 0, 0};
-  __asm__ volatile("cpuid" : "+a"(regs[0]), "=b"(regs[1]), "+c"(regs[2]), "=d"(regs[3]));
-  if (regs[0] < 0x80000002) return false;
-  regs[0] = 0x80000002;
-  regs[2] = 0;
-  __asm__ volatile("cpuid" : "+a"(regs[0]), "=b"(regs[1]), "+c"(regs[2]), "=d"(regs[3]));
-  return memcmp(regs, "QEMU", 4) == 0;
-}
-
-bool qemu_deviation(const char *what) {
-  static int qemu = -1;
-  if (qemu < 0) qemu = brand_is_qemu();
-  if (qemu) printf("note: not checked on QEMU TCG, which departs from the SDM: %s\n", what);
-  return qemu;
-}
-
 static void fpu_enable(void) {
   uint32_t cr0 = (read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE;
   __asm__ volatile("mov %0, %%cr0" : : "r"(cr0));

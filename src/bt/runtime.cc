@@ -247,27 +247,4 @@ VcpuExit BtRuntime::run() {
   }
 }
 
-void BtRuntime::report_profile(std::string& out) const {
-  const Stats& s = stats_;
-  auto rate = [](uint64_t hit, uint64_t total) { return total ? 100.0 * double(hit) / double(total) : 0.0; };
-  out += "  translation:\n";
-  out += fmt::format("    blocks {}  guest instructions {}  guest bytes {}  host bytes {}\n",
-                     s.blocks_translated, s.guest_insns_translated, s.guest_bytes_translated, s.host_bytes);
-  out += fmt::format("    {:.2f} us per guest instruction; cache {} of {} KiB used, {} blocks live, {} flushes\n",
-                     s.guest_insns_translated ? double(s.translate_ns) / 1000.0 / double(s.guest_insns_translated) : 0.0,
-                     cache_->used_bytes() >> 10, cache_->capacity() >> 10, cache_->block_count(), s.flushes);
-  out += fmt::format("  lookups: block table {} ({} hits, {:.1f}%), jump-cache misses {}\n", s.block_lookups,
-                     s.block_hits, rate(s.block_hits, s.block_lookups), s.jump_cache_misses);
-  out += fmt::format("  chains patched {}, unchained {}; interrupts {}, exceptions {}, single-steps {}\n",
-                     s.chains, s.unchains, s.interrupts, s.exceptions, s.single_steps);
-  auto table = [&out](const char* title, const std::map<std::string, uint64_t>& m) {
-    out += fmt::format("  {}:\n", title);
-    for (const auto& [k, v] : m) out += fmt::format("    {:<24} {}\n", k, v);
-  };
-  table("exits to the dispatcher by reason", s.exits);
-  table("callouts by instruction", s.callouts);
-  table("invalidations by cause", s.invalidations);
-  if (!s.faults.empty()) table("host faults by kind", s.faults);
-}
-
 }  // namespace tv::bt

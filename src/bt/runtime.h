@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "bt/code_cache.h"
 #include "bt/exceptions.h"
@@ -45,6 +46,7 @@ class BtRuntime final : public Backend {
   void kick() override;
   bool interrupts_enabled() const override { return area_.cpu().vif != 0; }
   void report_profile(std::string& out) const override;
+  void report_profile_json(JsonWriter& out) const override;
 
   // For callouts and the fault handler.
   CpuState& cpu() { return area_.cpu(); }
@@ -83,6 +85,7 @@ class BtRuntime final : public Backend {
   void invalidate_frame(uint64_t frame, const char* cause);
   void flush_cache(const char* cause);
   void update_mode();
+  std::vector<const Block*> hottest_blocks(size_t n) const;
 
   Machine& machine_;
   VcpuArea area_;

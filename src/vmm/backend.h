@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "vmm/json.h"
+
 namespace tv {
 
 // Register state at kernel entry: 32-bit protected mode, flat 4 GiB code
@@ -37,8 +39,10 @@ class Backend {
   virtual void kick() = 0;
   // True if the guest's virtual IF is set (HLT with IF=0 halts for good).
   virtual bool interrupts_enabled() const = 0;
-  // Appends backend-specific profile text.
+  // Appends backend-specific profile text, and the same data as JSON
+  // members of the "backend" object (docs/PROFILE.md).
   virtual void report_profile(std::string& out) const = 0;
+  virtual void report_profile_json(JsonWriter& out) const = 0;
 };
 
 }  // namespace tv

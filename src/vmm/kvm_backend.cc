@@ -187,6 +187,12 @@ class KvmBackend final : public Backend {
     for (const auto& [reason, n] : exits_) out += fmt::format("    {:<12} {}\n", reason, n);
   }
 
+  void report_profile_json(JsonWriter& out) const override {
+    out.begin_object("exits");
+    for (const auto& [reason, n] : exits_) out.value(reason, n);
+    out.end_object();
+  }
+
  private:
   void count(const char* reason) { ++exits_[reason]; }
 

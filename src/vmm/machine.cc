@@ -282,18 +282,22 @@ std::string Machine::profile_report() const {
 }
 
 std::string Machine::profile_json() const {
-  std::string out = "{\n";
-  out += fmt::format("  \"schema\": \"transvisor-profile-1\",\n  \"backend\": \"{}\",\n", backend_->name());
-  out += fmt::format("  \"run_loop\": {{\"halts\": {}, \"halt_sleeps\": {}, \"exit_requests\": {}}},\n",
-                     stats_.exits_halt, stats_.halt_sleeps, stats_.exits_request);
-  out += "  \"port_io\": {";
-  bool first = true;
-  for (const auto& [name, count] : pio_.access_counts()) {
-    out += fmt::format("{}\"{}\": {}", first ? "" : ", ", name, count);
-    first = false;
-  }
-  out += "}\n}\n";
-  return out;
+  JsonWriter j;
+  j.begin_object();
+  j.value("schema", std::string_view("transvisor-profile-1"));
+  j.value("backend_name", backend_->name());
+  j.begin_object("run_loop");
+  j.value("halts", stats_.exits_halt).value("halt_sleeps", stats_.halt_sleeps);
+  j.value("exit_requests", stats_.exits_request);
+  j.end_object();
+  j.begin_object("port_io");
+  for (const auto& [name, count] : pio_.access_counts()) j.value(name, count);
+  j.end_object();
+  j.begin_object("backend");
+  backend_->report_profile_json(j);
+  j.end_object();
+  j.end_object();
+  return j.str() + "\n";
 }
 
 }  // namespace tv

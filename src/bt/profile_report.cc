@@ -1,0 +1,109 @@
+// The bt part of --profile and --profile-json (schema: docs/PROFILE.md):
+// translation volume and speed, cache occupancy, lookup hit rates, chaining,
+// exits by reason, callouts by instruction, invalidations by cause, and the
+// hottest blocks with guest and host disassembly.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "bt/disasm.h"
+#include "bt/runtime.h"
+#include "vmm/machine.h"
+
+namespace tv::bt {
+namespace {
+
+constexpr size_t kTopBlocks = 20;
+
+double percent(uint64_t part, uint64_t total) { return total ? 100.0 * double(part) / double(total) : 0.0; }
+
+double us_per_insn(const Stats& s) {
+  return s.guest_insns_translated ? double(s.translate_ns) / 1000.0 / double(s.guest_insns_translated) : 0.0;
+}
+
+void table(std::string& out, const char* title, const std::map<std::string, uint64_t>& m) {
+  out += fmt::format("  {}:\n", title);
+  for (const auto& [k, v] : m) out += fmt::format("    {:<32} {}\n", k, v);
+}
+
+void json_map(JsonWriter& j, const char* key, const std::map<std::string, uint64_t>& m) {
+  j.begin_object(key);
+  for (const auto& [k, v] : m) j.value(k, v);
+  j.end_object();
+}
+
+}  // namespace
+
+std::vector<const Block*> BtRuntime::hottest_blocks(size_t n) const {
+  std::vector<const Block*> v;
+  for (const auto& [host, b] : cache_->blocks())
+    if (b->exec_count) v.push_back(b.get());
+  std::sort(v.begin(), v.end(), [](const Block* a, const Block* b) { return a->exec_count > b->exec_count; });
+  if (v.size() > n) v.resize(n);
+  return v;
+}
+
+void BtRuntime::report_profile(std::string& out) const {
+  const Stats& s = stats_;
+  uint64_t table_lookups = s.block_lookups;
+  out += "  translation:\n";
+  out += fmt::format("    {} blocks, {} guest instructions ({} bytes) -> {} host bytes; {:.2f} us per guest instruction\n",
+                     s.blocks_translated, s.guest_insns_translated, s.guest_bytes_translated, s.host_bytes,
+                     us_per_insn(s));
+  out += fmt::format("    cache: {} KiB of {} KiB used, {} blocks live, {} flushes\n", cache_->used_bytes() >> 10,
+                     cache_->capacity() >> 10, cache_->block_count(), s.flushes);
+  out += fmt::format("  lookups: block table {} ({} hits, {:.1f}%); jump-cache misses {}\n", table_lookups,
+                     s.block_hits, percent(s.block_hits, table_lookups), s.jump_cache_misses);
+  out += fmt::format("  chains patched {}, unpatched {}; interrupts {}, exceptions {}, single-steps {}\n",
+                     s.chains, s.unchains, s.interrupts, s.exceptions, s.single_steps);
+  table(out, "exits to the dispatcher by reason", s.exits);
+  table(out, "callouts by instruction", s.callouts);
+  table(out, "invalidations by cause", s.invalidations);
+  if (!s.faults.empty()) table(out, "host faults by kind", s.faults);
+  auto top = hottest_blocks(kTopBlocks);
+  if (top.empty()) return;
+  out += fmt::format("  top {} blocks by executions:\n", top.size());
+  auto& mem = const_cast<LinearMemory&>(memory_);
+  for (const Block* b : top) {
+    out += fmt::format("  block {:#010x}: {} executions, {} guest instructions, {} host bytes\n", b->eip,
+                       b->exec_count, b->insn_count, b->host_len);
+    out += "   guest:\n" + disassemble_guest(*b, mem);
+    out += "   host:\n" + disassemble_host(*b);
+  }
+}
+
+void BtRuntime::report_profile_json(JsonWriter& j) const {
+  const Stats& s = stats_;
+  j.begin_object("translation");
+  j.value("blocks", s.blocks_translated).value("guest_instructions", s.guest_insns_translated);
+  j.value("guest_bytes", s.guest_bytes_translated).value("host_bytes", s.host_bytes);
+  j.value("us_per_guest_instruction", us_per_insn(s));
+  j.end_object();
+  j.begin_object("cache");
+  j.value("capacity_bytes", uint64_t(cache_->capacity())).value("used_bytes", uint64_t(cache_->used_bytes()));
+  j.value("live_blocks", uint64_t(cache_->block_count())).value("flushes", s.flushes);
+  j.end_object();
+  j.begin_object("lookups");
+  j.value("block_table", s.block_lookups).value("block_table_hits", s.block_hits);
+  j.value("block_table_misses", s.block_misses).value("jump_cache_misses", s.jump_cache_misses);
+  j.end_object();
+  j.value("chains", s.chains).value("unchains", s.unchains);
+  j.value("interrupts", s.interrupts).value("exceptions", s.exceptions).value("single_steps", s.single_steps);
+  json_map(j, "exits", s.exits);
+  json_map(j, "callouts", s.callouts);
+  json_map(j, "invalidations", s.invalidations);
+  json_map(j, "host_faults", s.faults);
+  j.begin_array("top_blocks");
+  auto& mem = const_cast<LinearMemory&>(memory_);
+  for (const Block* b : hottest_blocks(kTopBlocks)) {
+    j.begin_object();
+    j.value("eip", uint64_t(b->eip)).value("executions", b->exec_count);
+    j.value("guest_instructions", uint64_t(b->insn_count)).value("host_bytes", uint64_t(b->host_len));
+    j.value("guest_disassembly", disassemble_guest(*b, mem));
+    j.value("host_disassembly", disassemble_host(*b));
+    j.end_object();
+  }
+  j.end_array();
+}
+
+}  // namespace tv::bt
