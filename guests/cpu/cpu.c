@@ -39,11 +39,22 @@ void group_done(const char *group, unsigned before) {
   }
 }
 
+/* With "seglimits" on the command line only the data-segment limit and
+ * type checks run (the seglimits guest): they need a backend that checks
+ * limits on every access, which not every backend does yet. */
+static bool want_seglimits(const struct multiboot_info *info) {
+  if (!(info->flags & MULTIBOOT_INFO_CMDLINE)) return false;
+  return strstr((const char *)info->cmdline, "seglimits") != NULL;
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  (void)info;
   gdt_init();
   idt_init();
+  if (want_seglimits(info)) {
+    test_segment_limits();
+    return;
+  }
   test_alu();
   test_shift();
   test_muldiv();
@@ -57,5 +68,4 @@ void kmain(uint32_t magic, const struct multiboot_info *info) {
   test_segments();
   test_intn();
   test_exceptions();
-  test_segment_limits();
 }

@@ -64,6 +64,8 @@ constexpr CalloutInfo kInt{handle_int, "int n/int3/into/int1", true};
 constexpr CalloutInfo kAccessCheck{handle_access_check, "lar/lsl/verr/verw", false};
 constexpr CalloutInfo kLegacy{handle_legacy, "legacy (pusha/daa/bound/...)", false};
 constexpr CalloutInfo kUd{handle_ud, "#UD", true};
+constexpr CalloutInfo kNm{handle_nm, "#NM", true};
+constexpr CalloutInfo kGp{handle_gp, "#GP", true};
 constexpr CalloutInfo kPopf{handle_popf, "popf", false};
 constexpr CalloutInfo kPushf16{handle_pushf16, "pushf (16-bit)", false};
 constexpr CalloutInfo kEnter{handle_enter, "enter (nested)", false};
@@ -102,6 +104,8 @@ bool is_far(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops)
 }  // namespace
 
 const CalloutInfo& raise_ud_callout() { return kUd; }
+const CalloutInfo& raise_nm_callout() { return kNm; }
+const CalloutInfo& raise_gp_callout() { return kGp; }
 
 const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn) {
   switch (insn.mnemonic) {

@@ -20,6 +20,10 @@ struct CalloutInfo {
 const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops);
 // Raises #UD at the instruction (undecodable or unsupported).
 const CalloutInfo& raise_ud_callout();
+// Raises #NM at the instruction (x87/SSE with CR0.TS or CR0.EM set).
+const CalloutInfo& raise_nm_callout();
+// Raises #GP(0) at the instruction (longer than 15 bytes).
+const CalloutInfo& raise_gp_callout();
 // Stack instructions the translator does not inline (popf, pushf16, enter n>0).
 const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn);
 

@@ -97,8 +97,7 @@ static void reg_operand(ZydisEncoderOperand& o, ZydisRegister r) {
 bool emit_runtime_address(Emit& e, const ZydisDecodedOperand& op, unsigned seg_index) {
   auto req = request(ZYDIS_MNEMONIC_LEA, 2);
   reg_operand(req.operands[0], ZYDIS_REGISTER_R13D);
-  window_mem(op, SegMode::kFlat, req.operands[1], 0);
-  req.operands[1].mem.size = 0;
+  window_mem(op, SegMode::kFlat, req.operands[1], 4);  // Zydis: LEA's size is the address size
   if (!e.encode_mem(req)) return false;
   uint32_t off = uint32_t(offsetof(CpuState, seg) + seg_index * sizeof(Segment) + offsetof(Segment, base));
   e.w.bytes({0x45, 0x8B, 0xB7});  // mov r14d, [r15 + disp32]

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <Zydis/Zydis.h>
+
 #include "bt/runtime.h"
 
 extern "C" void tv_bt_exit_saved();
@@ -41,16 +43,33 @@ void save_guest_state(CpuState& cpu, const ucontext_t* uc) {
   cpu.host_flags = (uint64_t(g[REG_EFL]) & kHostFlags) | kHostRflagsBase;
 }
 
+// SIGFPE: integer divide errors are #DE; floating-point exceptions are #MF
+// from x87 instructions (reported at the next waiting x87 instruction, as
+// on hardware) and #XM from SSE ones, or #UD if CR4.OSXMMEXCPT is clear.
+uint8_t fp_exception_vector(BtRuntime& rt, const siginfo_t* si, const uint8_t* pc) {
+  if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF) return kDE;
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  ZydisDecodedInstruction insn;
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&dec, nullptr, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn)))
+    return kMF;
+  bool sse = insn.meta.isa_set == ZYDIS_ISA_SET_SSE || insn.meta.isa_set == ZYDIS_ISA_SET_SSE2;
+  if (!sse) return kMF;
+  return (rt.cpu().cr4 & (1u << 10)) ? kXM : kUD;
+}
+
 // What the fault means for the guest; false if it is not a guest event.
-bool classify(BtRuntime& rt, int sig, const siginfo_t* si, PendingFault& out, bool& is_gate) {
+bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const uint8_t* pc, PendingFault& out, bool& is_gate) {
   is_gate = false;
   out = {};
   switch (sig) {
-    case SIGFPE:
+    case SIGFPE: {
       out.kind = PendingFault::Kind::kException;
-      out.event = Event{kDE, EventKind::kException};
-      ++rt.stats().faults["#DE"];
+      uint8_t v = fp_exception_vector(rt, si, pc);
+      out.event = Event{v, EventKind::kException};
+      ++rt.stats().faults[v == kDE ? "#DE" : v == kMF ? "#MF" : v == kXM ? "#XM" : "#UD"];
       return true;
+    }
     case SIGILL:
       out.kind = PendingFault::Kind::kException;
       out.event = Event{kUD, EventKind::kException};
@@ -93,7 +112,7 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   Block* block = rt ? rt->cache().block_at_host(pc) : nullptr;
   PendingFault pending;
   bool is_gate = false;
-  if (!block || !classify(*rt, sig, si, pending, is_gate)) die(sig, si, uc);
+  if (!block || !classify(*rt, sig, si, pc, pending, is_gate)) die(sig, si, uc);
   CpuState& cpu = rt->cpu();
   save_guest_state(cpu, uc);
   cpu.eip = block->guest_eip_at(pc);

@@ -81,13 +81,16 @@ bool BtRuntime::interrupt_deliverable() const {
 
 void BtRuntime::update_mode() {
   uint32_t mode = Mode::of(area_.cpu());
-  if (mode != mode_) cache_->jump_cache_clear();
+  uint32_t cs_base = area_.cpu().seg[kCs].base;
+  // The jump cache maps EIPs (CS offsets) of one mode and one CS base.
+  if (mode != mode_ || cs_base != cs_base_) cache_->jump_cache_clear();
   mode_ = mode;
+  cs_base_ = cs_base;
   mode_dirty_ = false;
   const CpuState& cpu = area_.cpu();
-  if (cpu.seg[kCs].base != 0 || cpu.seg[kSs].base != 0) {
+  if (cpu.seg[kSs].base != 0) {
     static bool logged = false;
-    if (!logged) log::get("bt")->warn("unimplemented: non-zero CS or SS segment base; running as if zero");
+    if (!logged) log::get("bt")->warn("unimplemented: non-zero SS segment base; running as if zero");
     logged = true;
   }
 }
@@ -109,7 +112,7 @@ void BtRuntime::note_write(uint64_t frame) {
 }
 
 Block* BtRuntime::translate(uint32_t eip, bool single) {
-  TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), single, machine_.config().profile};
+  TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), cs_base_, single, machine_.config().profile};
   uint8_t* end = nullptr;
   auto block = translator_->translate(req, &end);
   if (!block) {
@@ -129,7 +132,7 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
 
 Block* BtRuntime::find_block(uint32_t eip) {
   ++stats_.block_lookups;
-  uint64_t phys = memory_.translate(eip, Access::kRead).value;
+  uint64_t phys = memory_.translate(cs_base_ + eip, Access::kRead).value;
   if (Block* b = cache_->lookup(phys, eip, mode_)) {
     ++stats_.block_hits;
     return b;

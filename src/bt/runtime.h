@@ -95,6 +95,7 @@ class BtRuntime final : public Backend {
   std::unique_ptr<CodeCache> cache_;
   std::unique_ptr<Translator> translator_;
   uint32_t mode_ = 0;
+  uint32_t cs_base_ = 0;
   bool mode_dirty_ = true;
   bool halted_ = false;
   bool shutdown_ = false;

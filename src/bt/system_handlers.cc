@@ -228,5 +228,7 @@ CalloutResult handle_sysenter(BtRuntime&, CpuState& cpu, const CalloutSite& site
 }
 
 CalloutResult handle_ud(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kUD); }
+CalloutResult handle_nm(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kNM); }
+CalloutResult handle_gp(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kGP, 0); }
 
 }  // namespace tv::bt

@@ -25,6 +25,11 @@ uint32_t Mode::of(const CpuState& cpu) {
     m |= kFlat;
   if (cpu.cr0 & 0x80000000u) m |= kPaging;
   m |= uint32_t(cpu.cpl & 3) << kCplShift;
+  if (cpu.cr0 & (1u << 1)) m |= kCr0Mp;
+  if (cpu.cr0 & (1u << 2)) m |= kCr0Em;
+  if (cpu.cr0 & (1u << 3)) m |= kCr0Ts;
+  if (!(cpu.cr4 & (1u << 9))) m |= kNoOsfxsr;
+  if (cpu.cr4 & (1u << 10)) m |= kOsxmmexcpt;
   return m;
 }
 
@@ -56,7 +61,7 @@ class BlockBuilder {
   }
 
   std::unique_ptr<Block> build(uint8_t** code_end) {
-    block_->phys = mem_.translate(req_.eip, Access::kRead).value;
+    block_->phys = mem_.translate(req_.cs_base + req_.eip, Access::kRead).value;
     block_->pages[0] = block_->phys & ~0xFFFull;
     e_.gate_check();
     if (req_.profile) e_.count(&block_->exec_count);
@@ -64,8 +69,9 @@ class BlockBuilder {
     bool sti_pending = false;
     for (unsigned n = 0;; ++n) {
       Insn insn;
-      if (!decode(eip, insn)) {
-        emit_raise_ud(eip);
+      if (ZyanStatus st = decode(eip, insn); !ZYAN_SUCCESS(st)) {
+        // More than 15 bytes is #GP(0) (SDM Vol. 2A 2.3.11); anything else #UD.
+        emit_raise(eip, st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ? raise_gp_callout() : raise_ud_callout());
         break;
       }
       block_->insn_map.push_back({uint32_t(w_.size()), eip});
@@ -98,12 +104,12 @@ class BlockBuilder {
  private:
   static bool is_sti(const Insn& i) { return i.d.mnemonic == ZYDIS_MNEMONIC_STI; }
 
-  bool decode(uint32_t eip, Insn& insn) {
+  ZyanStatus decode(uint32_t eip, Insn& insn) {
     uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
     // Fetch byte by byte so that an instruction straddling a page records
     // the second frame too.
     for (unsigned i = 0; i < sizeof buf; ++i) {
-      uint32_t a = eip + i;
+      uint32_t a = req_.cs_base + eip + i;
       uint64_t phys = mem_.translate(a, Access::kRead).value;
       const uint8_t* p = mem_.ram().host(GuestPhys{phys});
       if (!p) {
@@ -114,11 +120,11 @@ class BlockBuilder {
       buf[i] = *p;
     }
     insn.eip = eip;
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder_, buf, sizeof buf, &insn.d, insn.ops)))
-      return false;
-    uint64_t last = mem_.translate(eip + insn.d.length - 1, Access::kRead).value & ~0xFFFull;
+    ZyanStatus st = ZydisDecoderDecodeFull(&decoder_, buf, sizeof buf, &insn.d, insn.ops);
+    if (!ZYAN_SUCCESS(st)) return st;
+    uint64_t last = mem_.translate(req_.cs_base + eip + insn.d.length - 1, Access::kRead).value & ~0xFFFull;
     if (last != block_->pages[0]) block_->pages[1] = last;
-    return true;
+    return ZYAN_STATUS_SUCCESS;
   }
 
   Flow translate(const Insn& i);
@@ -165,11 +171,11 @@ class BlockBuilder {
     e_.call_callout_thunk();
     block_->callouts.push_back(std::move(site));
   }
-  void emit_raise_ud(uint32_t eip) {
+  void emit_raise(uint32_t eip, const CalloutInfo& info) {
     Insn fake{};
     fake.eip = eip;
     block_->insn_map.push_back({uint32_t(w_.size()), eip});
-    callout(fake, raise_ud_callout());
+    callout(fake, info);
     e_.sync_exit(eip);
   }
 
@@ -184,7 +190,34 @@ class BlockBuilder {
   std::unique_ptr<Block> block_;
 };
 
+// The fault an x87/MMX/SSE instruction raises in this mode, or 0 (SDM Vol.
+// 3A Table 2-2 and the instruction pages' exception lists).
+uint8_t fpu_trap(const ZydisDecodedInstruction& d, uint32_t mode) {
+  bool em = mode & Mode::kCr0Em, ts = mode & Mode::kCr0Ts;
+  if (d.mnemonic == ZYDIS_MNEMONIC_FWAIT) return ts && (mode & Mode::kCr0Mp) ? kNM : 0;
+  switch (d.meta.isa_set) {
+    case ZYDIS_ISA_SET_X87:
+    case ZYDIS_ISA_SET_FCMOV:
+    case ZYDIS_ISA_SET_FXSAVE:
+      return em || ts ? kNM : 0;
+    case ZYDIS_ISA_SET_PENTIUMMMX:
+      return em ? kUD : ts ? kNM : 0;
+    case ZYDIS_ISA_SET_SSE:
+    case ZYDIS_ISA_SET_SSE2:
+    case ZYDIS_ISA_SET_SSE2MMX:
+    case ZYDIS_ISA_SET_SSEMXCSR:
+      return em || (mode & Mode::kNoOsfxsr) ? kUD : ts ? kNM : 0;
+    default:
+      return 0;
+  }
+}
+
 Flow BlockBuilder::translate(const Insn& i) {
+  if (uint8_t vector = fpu_trap(i.d, req_.mode)) {
+    callout(i, vector == kNM ? raise_nm_callout() : raise_ud_callout());
+    e_.sync_exit(i.eip);
+    return Flow::kEnd;
+  }
   if (const CalloutInfo* info = find_callout(i.d, i.ops)) {
     callout(i, *info);
     if (!info->ends_block) return Flow::kContinue;
@@ -283,7 +316,7 @@ Flow BlockBuilder::translate_branch(const Insn& i) {
     return Flow::kEnd;
   }
   // Far forms are callouts (find_callout); anything else is unexpected.
-  emit_raise_ud(i.eip);
+  emit_raise(i.eip, raise_ud_callout());
   return Flow::kEnd;
 }
 

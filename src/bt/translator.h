@@ -24,12 +24,17 @@ struct Mode {
   static constexpr uint32_t kFlat = 1u << 1;  // CS/DS/ES/SS bases are zero
   static constexpr uint32_t kPaging = 1u << 2;
   static constexpr uint32_t kCplShift = 3;    // 2 bits
+  // FPU/SSE availability (SDM Vol. 3A 2.5, Table 2-2): with any of these
+  // set, x87/MMX/SSE instructions translate into the fault they raise.
+  static constexpr uint32_t kCr0Mp = 1u << 5, kCr0Em = 1u << 6, kCr0Ts = 1u << 7;
+  static constexpr uint32_t kNoOsfxsr = 1u << 8, kOsxmmexcpt = 1u << 9;
   static uint32_t of(const CpuState& cpu);
 };
 
 struct TranslateRequest {
   uint32_t eip;
   uint32_t mode;
+  uint32_t cs_base = 0;  // code is fetched at cs_base + eip
   bool single_instruction = false;  // one-instruction block (after a code-page write)
   bool profile = false;             // count executions in the block prologue
 };

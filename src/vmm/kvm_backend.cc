@@ -98,6 +98,7 @@ class KvmVcpu {
   KvmVcpu& operator=(const KvmVcpu&) = delete;
 
   kvm_run* run_struct() { return run_; }
+  bool cpuid_accepted() const { return cpuid_accepted_; }
   int fd() const { return vcpu_fd_; }
 
   void set_protected_mode(const BootState& b, uint64_t cr0_extra = 0, uint64_t cr3 = 0,
@@ -141,11 +142,13 @@ class KvmVcpu {
     }
     // kvm-pvm rejects KVM_SET_CPUID2 outright (EINVAL even for an empty
     // table); the guest then sees KVM's default CPUID. Say so once.
-    if (ioctl(vcpu_fd_, KVM_SET_CPUID2, cpuid) != 0)
+    cpuid_accepted_ = ioctl(vcpu_fd_, KVM_SET_CPUID2, cpuid) == 0;
+    if (!cpuid_accepted_)
       log::get("kvm")->info("host KVM rejected the CPUID profile ({}); the guest sees KVM's default CPUID",
                             std::strerror(errno));
   }
 
+  bool cpuid_accepted_ = false;
   int kvm_fd_ = -1, vm_fd_ = -1, vcpu_fd_ = -1;
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
@@ -323,6 +326,21 @@ std::string run_probe_guest(const std::vector<uint8_t>& code, bool paged) {
   return reason;
 }
 
+// True if the host's KVM takes our CPUID profile (kvm-pvm does not).
+bool cpuid_profile_accepted() {
+  // SAFETY: a private anonymous scratch mapping that outlives the probe VM.
+  void* p = mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  bool ok = false;
+  try {
+    KvmVcpu vcpu(static_cast<uint8_t*>(p), 1 << 20);
+    ok = vcpu.cpuid_accepted();
+  } catch (const Error&) {
+  }
+  munmap(p, 1 << 20);
+  return ok;
+}
+
 }  // namespace
 
 std::unique_ptr<Backend> make_kvm_backend(Machine& machine) {
@@ -340,6 +358,10 @@ std::string probe_kvm(const std::string& feature) {
   } else if (feature == "exceptions") {
     if (auto why = run_probe_guest({0xCC, 0xF4}, false); !why.empty())
       return host + " cannot deliver exceptions to unpaged guests (" + why + ")";
+  } else if (feature == "segment-limits") {
+    return probe_kvm("exceptions");  // the hardware checks limits; faults must be deliverable
+  } else if (feature == "cpuid") {
+    if (!cpuid_profile_accepted()) return host + " rejects KVM_SET_CPUID2, so the guest cannot see the CPUID profile";
   } else if (!feature.empty()) {
     return "unknown feature '" + feature + "'";
   }
