@@ -21,8 +21,8 @@ struct bench_kernel {
   uint32_t scratch_bytes;
 };
 
-extern const struct bench_kernel bench_sieve, bench_crc32, bench_qsort, bench_matmul,
-    bench_interp, bench_memloop, bench_repstring;
+extern const struct bench_kernel bench_sieve, bench_crc32, bench_qsort, bench_matmul, bench_interp,
+    bench_memloop, bench_repstring;
 
 /* All kernels, in the order the drivers run them. */
 extern const struct bench_kernel *const bench_kernels[];
@@ -46,8 +46,7 @@ struct bench_args {
 };
 
 /* Fills `args`. On a bad option returns false with a message in `error`. */
-bool bench_parse_args(const char *cmdline, struct bench_args *args, char *error,
-                      size_t error_size);
+bool bench_parse_args(const char *cmdline, struct bench_args *args, char *error, size_t error_size);
 
 /* The time-stamp counter (SDM Vol. 2B, RDTSC), for the drivers' own cycle
  * counts. Under a VMM it is whatever the VMM makes of RDTSC. */

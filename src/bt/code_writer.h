@@ -33,14 +33,23 @@ class CodeWriter {
   void u32(uint32_t v) { raw(reinterpret_cast<const uint8_t*>(&v), 4); }
   void u64(uint64_t v) { raw(reinterpret_cast<const uint8_t*>(&v), 8); }
 
-  // Encodes `req`; returns false if Zydis cannot encode it.
+  // Encodes `req`; returns false (and remembers it) if Zydis cannot.
   bool encode(const ZydisEncoderRequest& req) {
     uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
     ZyanUSize len = sizeof buf;
-    if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, buf, &len))) return false;
+    if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, buf, &len))) {
+      encode_failed_ = true;
+      return false;
+    }
     raw(buf, len);
     return true;
   }
+  // An encode failed since the last reset: the instruction's translation
+  // is incomplete and must be rewound.
+  bool encode_failed() const { return encode_failed_; }
+  void reset_encode_failed() { encode_failed_ = false; }
+  void mark_encode_failed() { encode_failed_ = true; }
+  void rewind(uint8_t* to) { cur_ = to; }
 
   // jmp rel32 / jcc rel32 to `target`; return the address of the rel32 field.
   uint8_t* jmp(const uint8_t* target) {
@@ -75,6 +84,7 @@ class CodeWriter {
   uint8_t* cur_;
   uint8_t* limit_;
   bool ok_ = true;
+  bool encode_failed_ = false;
 };
 
 }  // namespace tv::bt

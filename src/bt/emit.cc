@@ -109,7 +109,10 @@ bool emit_runtime_address(Emit& e, const ZydisDecodedOperand& op, unsigned seg_i
 bool Emit::encode_mem(ZydisEncoderRequest& req) {
   uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
   ZyanUSize len = sizeof buf;
-  if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, buf, &len))) return false;
+  if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&req, buf, &len))) {
+    w.mark_encode_failed();
+    return false;
+  }
   // An absolute [disp32] (no base, no index) is encoded by Zydis in 64-bit
   // mode as a sign-extended 64-bit address; with addr32 it is the 32-bit
   // address the guest meant. Prefix order before REX is free.

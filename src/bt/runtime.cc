@@ -202,6 +202,7 @@ VcpuExit BtRuntime::run() {
     }
     Block* block;
     bool single = single_step_next_;
+    uint64_t flushes = stats_.flushes;
     try {
       block = single ? translate(cpu.eip, true) : find_block(cpu.eip);
     } catch (const FetchError& e) {
@@ -210,6 +211,7 @@ VcpuExit BtRuntime::run() {
       continue;
     }
     single_step_next_ = false;
+    if (stats_.flushes != flushes) last_slot = nullptr;  // its block is gone
     if (last_slot && !single) {
       bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0;
       if (same_page || !(mode_ & Mode::kPaging)) cache_->chain(last_slot, block);

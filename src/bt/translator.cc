@@ -76,7 +76,21 @@ class BlockBuilder {
       }
       block_->insn_map.push_back({uint32_t(w_.size()), eip});
       ++block_->insn_count;
+      uint8_t* insn_start = w_.cur();
+      unsigned exits = block_->num_exits;
+      w_.reset_encode_failed();
       Flow flow = translate(insn);
+      if (w_.encode_failed()) {
+        // Something in the rewrite had no encoding: drop it and raise #UD
+        // there, rather than run a partial translation.
+        log::get("bt")->warn("unimplemented: cannot translate instruction at {:#x} (opcode {:#x}); raising #UD",
+                             eip, insn.d.opcode);
+        w_.rewind(insn_start);
+        block_->num_exits = exits;
+        block_->insn_map.pop_back();
+        emit_raise(eip, raise_ud_callout());
+        break;
+      }
       eip = insn.next();
       if (flow == Flow::kEnd) break;
       // STI's interrupt shadow covers one instruction; then the dispatcher
@@ -241,13 +255,7 @@ Flow BlockBuilder::translate(const Insn& i) {
       i.d.mnemonic == ZYDIS_MNEMONIC_LEAVE || i.d.mnemonic == ZYDIS_MNEMONIC_ENTER ||
       i.d.mnemonic == ZYDIS_MNEMONIC_PUSHFD || i.d.mnemonic == ZYDIS_MNEMONIC_POPFD)
     return translate_stack(i);
-  if (!translate_ident(i)) {
-    log::get("bt")->warn("unimplemented: cannot re-encode instruction at {:#x} (opcode {:#x}); raising #UD",
-                         i.eip, i.d.opcode);
-    callout(i, raise_ud_callout());
-    e_.sync_exit(i.eip);
-    return Flow::kEnd;
-  }
+  if (!translate_ident(i)) w_.mark_encode_failed();  // build() rewinds and raises #UD
   return Flow::kContinue;
 }
 
@@ -436,7 +444,9 @@ bool BlockBuilder::translate_ident(const Insn& i) {
     return seg_ == SegMode::kFlat;
   }
   if (e_.encode_mem(req)) return true;
-  return ident_high_byte_fallback(i, req);
+  if (!ident_high_byte_fallback(i, req)) return false;
+  w_.reset_encode_failed();
+  return true;
 }
 
 // AH/CH/DH/BH cannot be encoded with a REX prefix, which R12D (ESP) and

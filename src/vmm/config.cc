@@ -35,8 +35,8 @@ void validate(const Config& config) {
     throw Error(fmt::format("--mem must be between {} MiB and {} MiB", kMinMemBytes >> 20,
                             kMaxMemBytes >> 20));
   if (config.mem_bytes % 4096 != 0) throw Error("--mem must be a multiple of 4 KiB");
-  if (config.tc_size_bytes < (1ull << 20) || config.tc_size_bytes > (1ull << 30))
-    throw Error("--tc-size must be between 1 MiB and 1 GiB");
+  if (config.tc_size_bytes < (64ull << 10) || config.tc_size_bytes > (1ull << 30))
+    throw Error("--tc-size must be between 64 KiB and 1 GiB");
 }
 
 }  // namespace tv
