@@ -142,6 +142,7 @@ class BlockBuilder {
   }
 
   Flow translate(const Insn& i);
+  bool translate_string(const Insn& i);
   Flow translate_branch(const Insn& i);
   Flow translate_stack(const Insn& i);
   bool translate_ident(const Insn& i);
@@ -232,6 +233,7 @@ Flow BlockBuilder::translate(const Insn& i) {
     e_.sync_exit(i.eip);
     return Flow::kEnd;
   }
+  if (translate_string(i)) return Flow::kContinue;
   if (const CalloutInfo* info = find_callout(i.d, i.ops)) {
     callout(i, *info);
     if (!info->ends_block) return Flow::kContinue;
@@ -257,6 +259,35 @@ Flow BlockBuilder::translate(const Insn& i) {
     return translate_stack(i);
   if (!translate_ident(i)) w_.mark_encode_failed();  // build() rewinds and raises #UD
   return Flow::kContinue;
+}
+
+// MOVS/STOS/LODS/CMPS/SCAS with flat segments run natively on 64-bit host
+// pointers: RSI/RDI = window base + ESI/EDI (the window is 4 GiB-aligned, so
+// `mov esi, esi` afterwards gives the guest registers back, and a fault in
+// the middle leaves them precise in the low halves; RCX counts as usual).
+// The guest bytes are copied as they are: 64-bit mode ignores the CS/DS/
+// ES/SS prefixes flat mode allows, and 32-bit code has no REX bytes.
+bool BlockBuilder::translate_string(const Insn& i) {
+  if (i.d.meta.category != ZYDIS_CATEGORY_STRINGOP || seg_ != SegMode::kFlat || i.d.address_width != 32)
+    return false;
+  bool uses_esi = false, uses_edi = false;
+  for (unsigned k = 0; k < i.d.operand_count; ++k) {
+    const auto& op = i.ops[k];
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
+    if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) return false;
+    uses_esi |= op.mem.base == ZYDIS_REGISTER_ESI;
+    uses_edi |= op.mem.base == ZYDIS_REGISTER_EDI;
+  }
+  if (i.d.attributes & ZYDIS_ATTRIB_HAS_LOCK) return false;
+  uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+  mem_.copy_in(req_.cs_base + i.eip, bytes, i.d.length);
+  w_.bytes({0x4D, 0x8B, 0x6F, 0x60});                // mov r13, [r15 + gs_base]
+  if (uses_esi) w_.bytes({0x4A, 0x8D, 0x34, 0x2E});  // lea rsi, [rsi + r13]
+  if (uses_edi) w_.bytes({0x4A, 0x8D, 0x3C, 0x2F});  // lea rdi, [rdi + r13]
+  w_.raw(bytes, i.d.length);
+  if (uses_esi) w_.bytes({0x89, 0xF6});  // mov esi, esi
+  if (uses_edi) w_.bytes({0x89, 0xFF});  // mov edi, edi
+  return true;
 }
 
 uint32_t branch_target(const Insn& i) {

@@ -10,13 +10,22 @@ namespace tv::mmu {
 ShadowWindow::ShadowWindow(GuestMemory& ram) : ram_(ram) {
   // SAFETY: a reservation only (PROT_NONE, no backing); pages become
   // accessible solely through MAP_FIXED mappings of the guest-RAM memfd
-  // made inside this range by this class.
-  void* p = mmap(nullptr, kSpan + kGuard, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // made inside this range by this class. The window is 4 GiB-aligned and
+  // has PROT_NONE guards on both sides (a backwards string instruction can
+  // run below guest address 0); the rest of the over-reservation is freed.
+  const uint64_t bytes = kGuard + kSpan + kGuard;
+  const uint64_t over = bytes + kSpan;
+  void* p = mmap(nullptr, over, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw Error(errno_message("reserve 4 GiB shadow window"));
-  base_ = static_cast<uint8_t*>(p);
+  auto start = reinterpret_cast<uint64_t>(p);
+  uint64_t window = (start + kGuard + kSpan - 1) & ~(kSpan - 1);
+  uint64_t first = window - kGuard, last = window + kSpan + kGuard;
+  if (first > start) munmap(p, first - start);
+  if (start + over > last) munmap(reinterpret_cast<void*>(last), start + over - last);
+  base_ = reinterpret_cast<uint8_t*>(window);
 }
 
-ShadowWindow::~ShadowWindow() { munmap(base_, kSpan + kGuard); }
+ShadowWindow::~ShadowWindow() { munmap(base_ - kGuard, kGuard + kSpan + kGuard); }
 
 void ShadowWindow::map_identity() {
   // SAFETY: replaces part of our own reservation with a shared mapping of

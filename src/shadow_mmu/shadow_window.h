@@ -15,6 +15,11 @@
 
 namespace tv::mmu {
 
+// The window starts on a 4 GiB boundary, so the low 32 bits of a host
+// pointer into it are the guest address: translated string instructions
+// run on 64-bit host pointers (window base + ESI/EDI) and get the guest
+// registers back with a 32-bit move, and a fault in the middle of one
+// leaves precise guest ESI/EDI in the low halves.
 class ShadowWindow {
  public:
   // 4 GiB for the guest's linear space and a guard for accesses that
@@ -28,9 +33,10 @@ class ShadowWindow {
   ShadowWindow& operator=(const ShadowWindow&) = delete;
 
   uint8_t* base() const { return base_; }
+  // True for the window and its guards (a guard below it is offset < 0).
   bool contains(const void* host) const {
     auto p = static_cast<const uint8_t*>(host);
-    return p >= base_ && p < base_ + kSpan + kGuard;
+    return p >= base_ - kGuard && p < base_ + kSpan + kGuard;
   }
   // Window offset (a guest linear address, possibly past 4 GiB in the guard).
   uint64_t offset_of(const void* host) const { return uint64_t(static_cast<const uint8_t*>(host) - base_); }
