@@ -1,0 +1,52 @@
+/* idle: a guest that does nothing but wait for timer interrupts, the way an
+ * idle kernel does (PIT at 100 Hz, "sti; hlt" until the next tick). It
+ * checks that HLT wakes on every tick and exits after `ticks=N` ticks
+ * (default 50). bench/idle runs it longer and reports how much host CPU
+ * the VMM used meanwhile: an idle guest should cost almost none. */
+#include "guest.h"
+
+#define IRQ_BASE 0x20
+#define PIT_100HZ 11932
+
+static volatile uint32_t ticks;
+
+static void tick(struct trap_frame *frame) {
+  (void)frame;
+  ticks++;
+  outb(0x20, 0x20); /* non-specific EOI */
+}
+
+static uint32_t wanted_ticks(const struct multiboot_info *info) {
+  const char *p = (info->flags & MULTIBOOT_INFO_CMDLINE) ? strstr((const char *)info->cmdline, "ticks=") : NULL;
+  uint32_t n = 0;
+  if (!p) return 50;
+  for (p += 6; *p >= '0' && *p <= '9'; p++) n = n * 10 + (uint32_t)(*p - '0');
+  return n ? n : 50;
+}
+
+void kmain(uint32_t magic, const struct multiboot_info *info) {
+  (void)magic;
+  uint32_t want = wanted_ticks(info);
+  gdt_init();
+  idt_init();
+  /* PIC: vectors 0x20/0x28, slave on IR2, 8086 mode; only IRQ0 unmasked. */
+  const uint8_t icw[] = {0x11, IRQ_BASE, 0x04, 0x01};
+  outb(0x20, icw[0]), outb(0x21, icw[1]), outb(0x21, icw[2]), outb(0x21, icw[3]);
+  outb(0xa0, 0x11), outb(0xa1, IRQ_BASE + 8), outb(0xa1, 0x02), outb(0xa1, 0x01);
+  outb(0xa1, 0xff);
+  outb(0x21, 0xfe);
+  set_irq_handler(0, tick);
+  outb(0x43, 0x34); /* channel 0, lobyte/hibyte, mode 2 */
+  outb(0x40, PIT_100HZ & 0xff);
+  outb(0x40, PIT_100HZ >> 8);
+  uint32_t halts = 0;
+  while (ticks < want) {
+    sti();
+    hlt();
+    cli();
+    halts++;
+  }
+  check(halts >= want && halts <= want + want / 10 + 2, "%u halts for %u ticks", halts, want);
+  printf("idle: %u ticks, %u halts\n", ticks, halts);
+  printf("idle: ok\n");
+}
