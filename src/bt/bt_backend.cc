@@ -8,7 +8,6 @@ std::unique_ptr<Backend> make_bt_backend(Machine& machine) { return std::make_un
 
 // bt runs unpaged guests with exceptions; paging arrives with the shadow MMU.
 std::string probe_bt(const std::string& feature) {
-  if (feature == "paging") return "the bt backend cannot run paged guests yet (no shadow MMU)";
   if (feature == "segment-limits") return "the bt backend does not check data segment limits yet";
   return "";
 }

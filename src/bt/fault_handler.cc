@@ -59,8 +59,11 @@ uint8_t fp_exception_vector(BtRuntime& rt, const siginfo_t* si, const uint8_t* p
 }
 
 // What the fault means for the guest; false if it is not a guest event.
-bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const uint8_t* pc, PendingFault& out, bool& is_gate) {
+bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const ucontext_t* uc, PendingFault& out,
+              bool& is_gate, bool& retry) {
   is_gate = false;
+  retry = false;
+  auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
   out = {};
   switch (sig) {
     case SIGFPE: {
@@ -90,18 +93,38 @@ bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const uint8_t* pc, Pe
     ++rt.stats().faults["#GP"];
     return true;
   }
-  if (!rt.window().contains(si->si_addr)) return false;
-  uint64_t off = rt.window().offset_of(si->si_addr);
-  uint64_t frame = off & ~0xFFFull;
-  if (off < rt.memory().ram().size() && rt.cache().page_has_code(frame)) {
-    out.kind = PendingFault::Kind::kCodeWrite;
-    out.frame = frame;
-    ++rt.stats().faults["code page write"];
+  mmu::View view;
+  uint64_t off;
+  if (!rt.mmu().locate(si->si_addr, view, off)) return false;
+  if (off >= (1ull << 32)) {  // the guards: a string instruction ran off the window
+    out.kind = PendingFault::Kind::kUnhandled;
+    out.address = off;
     return true;
   }
-  out.kind = PendingFault::Kind::kUnhandled;
-  out.address = off;
-  ++rt.stats().faults["unmapped"];
+  bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+  mmu::FaultOutcome r = rt.mmu().handle_fault(view, uint32_t(off), write);
+  switch (r.kind) {
+    case mmu::FaultOutcome::Kind::kRetry:
+      retry = true;
+      ++rt.stats().faults["hidden"];
+      return true;
+    case mmu::FaultOutcome::Kind::kPageFault:
+      out.kind = PendingFault::Kind::kException;
+      out.event = Event{kPF, EventKind::kException, true, r.error_code};
+      out.address = off;
+      ++rt.stats().faults["#PF"];
+      return true;
+    case mmu::FaultOutcome::Kind::kCodeWrite:
+      out.kind = PendingFault::Kind::kCodeWrite;
+      out.frame = r.phys;
+      ++rt.stats().faults["code page write"];
+      return true;
+    case mmu::FaultOutcome::Kind::kNotRam:
+      out.kind = PendingFault::Kind::kUnhandled;
+      out.address = r.phys;
+      ++rt.stats().faults["unmapped"];
+      return true;
+  }
   return true;
 }
 
@@ -111,8 +134,9 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
   Block* block = rt ? rt->cache().block_at_host(pc) : nullptr;
   PendingFault pending;
-  bool is_gate = false;
-  if (!block || !classify(*rt, sig, si, pc, pending, is_gate)) die(sig, si, uc);
+  bool is_gate = false, retry = false;
+  if (!block || !classify(*rt, sig, si, uc, pending, is_gate, retry)) die(sig, si, uc);
+  if (retry) return;  // a hidden fault: the page is mapped now
   CpuState& cpu = rt->cpu();
   save_guest_state(cpu, uc);
   cpu.eip = block->guest_eip_at(pc);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "bt/cpu_state.h"
+#include "shadow_mmu/shadow_mmu.h"
 #include "vmm/guest_memory.h"
 
 namespace tv::bt {
@@ -33,7 +34,8 @@ enum class Access { kRead, kWrite };
 
 class LinearMemory {
  public:
-  LinearMemory(GuestMemory& ram, CpuState& cpu) : ram_(ram), cpu_(cpu) {}
+  LinearMemory(GuestMemory& ram, CpuState& cpu, mmu::ShadowMmu* mmu = nullptr)
+      : ram_(ram), cpu_(cpu), mmu_(mmu) {}
 
   // Physical reads outside RAM see an open bus (all-ones); writes there are
   // dropped, as on a PC with nothing decoding the address.
@@ -87,19 +89,53 @@ class LinearMemory {
     return ram_.host(phys, len);
   }
 
-  // Linear -> physical. Throws GuestFault(#PF) once paging exists.
-  GuestPhys translate(uint32_t linear, Access) const { return GuestPhys{linear}; }
+  // Linear -> physical through the guest's page tables (setting A/D as the
+  // CPU would); throws GuestFault(#PF) with CR2 set. Accesses are user
+  // accesses at CPL 3 except those to the descriptor tables and the TSS,
+  // which the CPU always makes as supervisor (SDM Vol. 3A 4.6.1), and stack
+  // accesses, made at the privilege of the stack segment (see StackScope).
+  GuestPhys translate(uint32_t linear, Access access) const {
+    if (!mmu_ || !mmu_->paging().enabled) return GuestPhys{linear};
+    bool user = access_cpl() == 3 && !in_system_table(linear);
+    auto t = mmu_->translate(linear, access == Access::kWrite ? mmu::AccessType::kWrite : mmu::AccessType::kRead,
+                             user);
+    if (!t.ok) {
+      cpu_.cr2 = linear;
+      throw fault(kPF, t.error_code);
+    }
+    return GuestPhys{t.phys};
+  }
+
+  // Makes the accesses inside its lifetime at privilege `cpl` (stack
+  // operations use the stack segment's DPL).
+  class PrivilegeScope {
+   public:
+    PrivilegeScope(LinearMemory& m, uint8_t cpl) : m_(m), saved_(m.override_cpl_) { m.override_cpl_ = cpl; }
+    ~PrivilegeScope() { m_.override_cpl_ = saved_; }
+
+   private:
+    LinearMemory& m_;
+    int saved_;
+  };
 
   GuestMemory& ram() { return ram_; }
   CpuState& cpu() { return cpu_; }
 
  private:
+  uint8_t access_cpl() const { return override_cpl_ >= 0 ? uint8_t(override_cpl_) : cpu_.cpl; }
+  bool in_system_table(uint32_t linear) const {
+    auto in = [linear](uint32_t base, uint32_t limit) { return linear - base <= limit; };
+    return in(cpu_.gdtr.base, cpu_.gdtr.limit) || in(cpu_.idtr.base, cpu_.idtr.limit) ||
+           in(cpu_.ldtr.base, cpu_.ldtr.limit) || in(cpu_.tr.base, cpu_.tr.limit);
+  }
   void wrote(uint64_t frame) {
     if (hook_) hook_(hook_context_, frame);
   }
 
   GuestMemory& ram_;
   CpuState& cpu_;
+  mmu::ShadowMmu* mmu_;
+  int override_cpl_ = -1;
   WriteHook hook_ = nullptr;
   void* hook_context_ = nullptr;
 };

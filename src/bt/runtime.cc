@@ -32,9 +32,8 @@ void set_gs_base(uint8_t* base) {
 }  // namespace
 
 BtRuntime::BtRuntime(Machine& machine)
-    : machine_(machine), window_(machine.memory()), memory_(machine.memory(), area_.cpu()) {
-  window_.map_identity();
-  set_gs_base(window_.base());
+    : machine_(machine), mmu_(machine.memory()), memory_(machine.memory(), area_.cpu(), &mmu_) {
+  set_gs_base(mmu_.window(mmu::View::kSupervisor).base());
   cache_ = std::make_unique<CodeCache>(machine.config().tc_size_bytes, area_.jump_cache(), stats_);
   // The shared miss stub: an indirect branch whose target (R13D) is not in
   // the jump cache leaves with exit reason kIndirect.
@@ -50,7 +49,7 @@ BtRuntime::BtRuntime(Machine& machine)
   CpuState& cpu = area_.cpu();
   cpu.callout_thunk = reinterpret_cast<uint64_t>(&tv_bt_callout);
   cpu.exit_thunk = reinterpret_cast<uint64_t>(&tv_bt_exit);
-  cpu.gs_base = reinterpret_cast<uint64_t>(window_.base());
+  cpu.gs_base = reinterpret_cast<uint64_t>(mmu_.window(mmu::View::kSupervisor).base());
   // A fresh FP state: fxsave of a just-initialised FPU (FCW 0x37F, MXCSR 0x1F80).
   asm volatile("fninit; fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(cpu.fpu)));
   uint32_t mxcsr = 0x1F80;
@@ -87,6 +86,13 @@ void BtRuntime::update_mode() {
   mode_ = mode;
   cs_base_ = cs_base;
   mode_dirty_ = false;
+  // The user view maps only user pages, so the host MMU enforces U/S.
+  auto view = area_.cpu().cpl == 3 ? mmu::View::kUser : mmu::View::kSupervisor;
+  uint8_t* base = mmu_.window(view).base();
+  if (reinterpret_cast<uint64_t>(base) != area_.cpu().gs_base) {
+    area_.cpu().gs_base = reinterpret_cast<uint64_t>(base);
+    set_gs_base(base);
+  }
   const CpuState& cpu = area_.cpu();
   if (cpu.seg[kSs].base != 0) {
     static bool logged = false;
@@ -96,13 +102,30 @@ void BtRuntime::update_mode() {
 }
 
 void BtRuntime::flush_cache(const char* cause) {
-  for (uint64_t frame : cache_->flush()) window_.set_frame_writable(frame, true);
+  for (uint64_t frame : cache_->flush()) mmu_.untrace_frame(frame);
   stats_.invalidations[cause] += 1;
 }
 
 void BtRuntime::invalidate_frame(uint64_t frame, const char* cause) {
   stats_.invalidations[cause] += cache_->invalidate_page(frame);
-  window_.set_frame_writable(frame, true);
+  mmu_.untrace_frame(frame);
+}
+
+void BtRuntime::paging_changed() {
+  const CpuState& cpu = area_.cpu();
+  mmu::PagingState p;
+  p.enabled = cpu.cr0 & 0x80000000u;
+  p.cr3 = cpu.cr3 & ~0xFFFu;
+  p.pse = cpu.cr4 & (1u << 4);
+  p.wp = cpu.cr0 & (1u << 16);
+  mmu_.set_paging(p);
+  cache_->jump_cache_clear();
+  mode_dirty_ = true;
+}
+
+void BtRuntime::invalidate_linear(uint32_t linear) {
+  mmu_.invalidate_page(linear);
+  cache_->jump_cache_clear();
 }
 
 void BtRuntime::note_write(uint64_t frame) {
@@ -122,7 +145,7 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
   }
   if (single) block->pages[0] = block->pages[1] = ~0ull;
   for (uint64_t page : block->pages)
-    if (page != ~0ull) window_.set_frame_writable(page, false);
+    if (page != ~0ull) mmu_.trace_frame(page);
   Block* b = cache_->insert(std::move(block), end);
   if (auto log = log::get("bt"); log->should_log(spdlog::level::trace))
     log->trace("block {:#x} mode {:#x}:\n{}  ->\n{}", b->eip, b->mode, disassemble_guest(*b, memory_),
@@ -162,6 +185,10 @@ bool BtRuntime::handle_pending_fault() {
   pending_ = {};
   switch (f.kind) {
     case PendingFault::Kind::kException:
+      if (f.event.vector == kPF) {
+        area_.cpu().cr2 = uint32_t(f.address);
+        mmu_.invalidate_page(uint32_t(f.address));  // a #PF drops the page (Linux relies on it)
+      }
       return deliver(f.event);
     case PendingFault::Kind::kCodeWrite:
       invalidate_frame(f.frame, "code page write");
@@ -208,6 +235,10 @@ VcpuExit BtRuntime::run() {
     } catch (const FetchError& e) {
       // Nothing decodes outside RAM: the bus floats to 0xFF, an invalid opcode.
       deliver(Event{kUD, EventKind::kException});
+      continue;
+    } catch (const GuestFault& f) {  // #PF fetching code (CR2 is set)
+      single_step_next_ = false;
+      deliver(exception_event(f));
       continue;
     }
     single_step_next_ = false;

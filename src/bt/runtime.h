@@ -17,7 +17,7 @@
 #include "bt/stats.h"
 #include "bt/translator.h"
 #include "bt/vcpu_area.h"
-#include "shadow_mmu/shadow_window.h"
+#include "shadow_mmu/shadow_mmu.h"
 #include "vmm/backend.h"
 
 namespace tv {
@@ -31,7 +31,7 @@ struct PendingFault {
   enum class Kind { kNone, kException, kCodeWrite, kUnhandled } kind = Kind::kNone;
   Event event{};
   uint64_t frame = 0;      // kCodeWrite: the guest-physical frame written
-  uint64_t address = 0;    // kUnhandled: the window offset accessed
+  uint64_t address = 0;    // kUnhandled: the window offset accessed; kException #PF: CR2
 };
 
 class BtRuntime final : public Backend {
@@ -55,12 +55,17 @@ class BtRuntime final : public Backend {
   Stats& stats() { return stats_; }
   CodeCache& cache() { return *cache_; }
   VcpuArea& area() { return area_; }
-  mmu::ShadowWindow& window() { return window_; }
+  mmu::ShadowMmu& mmu() { return mmu_; }
   PendingFault& pending_fault() { return pending_; }
 
   // A callout changed state that the translation mode or the cached code
   // depends on (segments, CR0, ...): re-derive the mode before the next block.
   void mode_changed() { mode_dirty_ = true; }
+  // CR0/CR3/CR4 changed: hand the paging state to the shadow MMU (which
+  // flushes if it differs) and forget linear-address lookups.
+  void paging_changed();
+  // INVLPG: drop one linear page from every view and the jump cache.
+  void invalidate_linear(uint32_t linear);
   // Helpers wrote guest memory through the physmap: drop translations of
   // that frame if it holds code.
   void note_write(uint64_t frame);
@@ -89,7 +94,7 @@ class BtRuntime final : public Backend {
 
   Machine& machine_;
   VcpuArea area_;
-  mmu::ShadowWindow window_;
+  mmu::ShadowMmu mmu_;
   LinearMemory memory_;
   Stats stats_;
   std::unique_ptr<CodeCache> cache_;

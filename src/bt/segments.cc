@@ -138,6 +138,7 @@ uint32_t Stack::checked_address(uint32_t sp, unsigned size) const {
 }
 
 void Stack::push(LinearMemory& mem, uint32_t value, unsigned size) {
+  LinearMemory::PrivilegeScope scope(mem, segment_dpl(ss));
   const uint32_t sp = moved(-size);
   const uint32_t addr = checked_address(sp, size);
   if (size == 4) {
@@ -149,6 +150,7 @@ void Stack::push(LinearMemory& mem, uint32_t value, unsigned size) {
 }
 
 uint32_t Stack::peek(LinearMemory& mem, uint32_t byte_offset, unsigned size) const {
+  LinearMemory::PrivilegeScope scope(mem, segment_dpl(ss));
   const uint32_t addr = checked_address(moved(byte_offset), size);
   return size == 4 ? mem.read<uint32_t>(addr) : mem.read<uint16_t>(addr);
 }

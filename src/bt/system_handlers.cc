@@ -153,7 +153,6 @@ CalloutResult handle_mov_cr(BtRuntime& rt, CpuState& cpu, const CalloutSite& sit
     case 0:
       if ((v & kCr0Pg) && !(v & kCr0Pe)) throw fault(kGP, 0);
       if (!(v & kCr0Pe)) throw Error(fmt::format("unimplemented: guest left protected mode at EIP {:#x}", site.eip));
-      if (v & kCr0Pg) throw Error(fmt::format("unimplemented: paging under bt (CR0.PG set at EIP {:#x})", site.eip));
       cpu.cr0 = v | kCr0Et;
       break;
     case 2: cpu.cr2 = v; break;
@@ -164,6 +163,7 @@ CalloutResult handle_mov_cr(BtRuntime& rt, CpuState& cpu, const CalloutSite& sit
       break;
     default: throw fault(kUD);
   }
+  if (n != 2) rt.paging_changed();
   rt.mode_changed();
   return CalloutResult::kExit;
 }
@@ -215,8 +215,9 @@ CalloutResult handle_clts(BtRuntime& rt, CpuState& cpu, const CalloutSite& site)
   return CalloutResult::kExit;
 }
 
-CalloutResult handle_invlpg(BtRuntime&, CpuState& cpu, const CalloutSite&) {
-  require_cpl0(cpu);  // no paging yet: nothing cached to drop
+CalloutResult handle_invlpg(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
+  require_cpl0(cpu);
+  if (site.insn.mnemonic == ZYDIS_MNEMONIC_INVLPG) rt.invalidate_linear(linear_address(cpu, site.insn, site.ops[0]));
   return CalloutResult::kContinue;
 }
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 
+#include <cerrno>
+
 #include "vmm/error.h"
 
 namespace tv::mmu {
@@ -39,6 +41,32 @@ void ShadowWindow::set_frame_writable(uint64_t frame_addr, bool writable) {
   // SAFETY: changes protection of one page of a RAM mapping we own.
   if (mprotect(base_ + frame_addr, 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
     throw Error(errno_message(fmt::format("mprotect shadow frame {:#x}", frame_addr)));
+}
+
+bool ShadowWindow::map_page(uint32_t linear, uint64_t phys, bool writable) {
+  // SAFETY: replaces one page of our reservation with a shared mapping of
+  // one guest-RAM frame (phys < RAM size, checked by the caller).
+  void* p = mmap(base_ + (linear & ~0xFFFu), 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                 MAP_SHARED | MAP_FIXED, ram_.fd(), off_t(phys & ~0xFFFull));
+  if (p != MAP_FAILED) return true;
+  if (errno == ENOMEM) return false;
+  throw Error(errno_message(fmt::format("map guest frame {:#x} at {:#x}", phys, linear)));
+}
+
+bool ShadowWindow::protect_page(uint32_t linear, bool writable) {
+  // SAFETY: changes protection of one page of our own window.
+  if (mprotect(base_ + (linear & ~0xFFFu), 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0) return true;
+  return errno != ENOMEM ? throw Error(errno_message("mprotect shadow page")) : false;
+}
+
+void ShadowWindow::unmap_page(uint32_t linear) {
+  // SAFETY: returns one page of our window to the PROT_NONE reservation.
+  mmap(base_ + (linear & ~0xFFFu), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+void ShadowWindow::unmap_all() {
+  // SAFETY: returns the whole window (not the guards) to PROT_NONE.
+  mmap(base_, kSpan, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
 }  // namespace tv::mmu

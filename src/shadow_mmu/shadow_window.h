@@ -43,8 +43,16 @@ class ShadowWindow {
 
   // Maps all of guest RAM at its physical address (the paging-off view).
   void map_identity();
-  // Write-protects (or re-enables writes to) one 4 KiB guest-physical frame.
+  // Identity view: write-protects (or re-enables writes to) one frame.
   void set_frame_writable(uint64_t frame_addr, bool writable);
+
+  // Paged views. All return false on ENOMEM (the host's vm.max_map_count
+  // was reached); the caller flushes and retries. Async-signal-safe.
+  bool map_page(uint32_t linear, uint64_t phys, bool writable);
+  bool protect_page(uint32_t linear, bool writable);
+  void unmap_page(uint32_t linear);
+  // Drops every mapping: one mmap over the whole span.
+  void unmap_all();
 
  private:
   GuestMemory& ram_;

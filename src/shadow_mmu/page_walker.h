@@ -1,0 +1,59 @@
+// Software walker of the guest's IA-32 page tables (32-bit paging, no PAE):
+// a page directory and page tables of 1024 32-bit entries, 4 KiB pages, and
+// 4 MiB pages when CR4.PSE is set (SDM Vol. 3A 4.3). It checks access rights
+// (4.6), builds the #PF error code (4.7) and sets the accessed and dirty
+// flags (4.8). The shadow MMU calls it on every hidden page fault, so it
+// allocates nothing, throws nothing and logs nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "vmm/guest_memory.h"
+
+namespace tv::mmu {
+
+enum class AccessType { kRead, kWrite, kFetch };
+
+// The control-register state that shapes a walk: CR3, CR4.PSE and CR0.WP.
+// CR4.PGE does not change the walk; the G bit is only reported.
+struct PagingMode {
+  uint32_t cr3;
+  bool pse;
+  bool wp;
+};
+
+// #PF error code bits (SDM Vol. 3A 4.7, Figure 4-12).
+inline constexpr uint32_t kPfPresent = 1u << 0;   // P: protection violation, not a missing page
+inline constexpr uint32_t kPfWrite = 1u << 1;     // W/R: the access was a write
+inline constexpr uint32_t kPfUser = 1u << 2;      // U/S: the access was a user-mode access
+inline constexpr uint32_t kPfReserved = 1u << 3;  // RSVD: a reserved bit was set in an entry
+inline constexpr uint32_t kPfFetch = 1u << 4;     // I/D: never set here (no NX in 32-bit paging)
+
+struct Translation {
+  bool ok;
+  uint64_t phys;        // physical address of `linear` (frame + offset) when ok
+  uint32_t page_size;   // 4096 or 4 MiB
+  bool writable;        // effective R/W for this privilege (supervisor with WP=0: true)
+  bool user;            // U/S: both levels allow user access
+  bool global;          // G bit of the final entry
+  bool dirty;           // D bit of the final entry after this walk
+  uint32_t error_code;  // #PF error code when !ok (kPf* bits)
+  uint64_t pte_addr;    // guest-physical address of the final entry (PDE for 4 MiB
+                        // pages); when !ok, of the entry that caused the fault
+};
+
+// Walks the tables for `linear`. `user` means the access is made at CPL 3
+// (or is an explicit user access). When `set_ad` is true and the access is
+// permitted, sets A in the PDE and PTE, and D in the final entry on a write,
+// with plain stores of the updated entry (enough for one vCPU; an entry
+// whose bit is already set is not stored to). A denied access changes
+// nothing in guest memory.
+Translation walk(GuestMemory& ram, const PagingMode& mode, uint32_t linear, AccessType access,
+                 bool user, bool set_ad = true);
+
+// One line for logs, e.g. "phys=0x123234 4K rw user global dirty (pte @0x2004)"
+// or "#PF ec=0x7 protection write user (pte @0x2004)".
+std::string describe(const Translation& t);
+
+}  // namespace tv::mmu

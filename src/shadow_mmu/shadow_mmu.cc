@@ -1,0 +1,131 @@
+#include "shadow_mmu/shadow_mmu.h"
+
+#include <algorithm>
+
+namespace tv::mmu {
+
+ShadowMmu::ShadowMmu(GuestMemory& ram) : ram_(ram), sup_(ram), user_(ram) { identity_views(); }
+
+void ShadowMmu::identity_views() {
+  sup_.map_identity();
+  user_.map_identity();
+  for (uint64_t frame : traced_) {
+    sup_.set_frame_writable(frame, false);
+    user_.set_frame_writable(frame, false);
+  }
+}
+
+bool ShadowMmu::locate(const void* host, View& view, uint64_t& offset) const {
+  for (View v : {View::kSupervisor, View::kUser}) {
+    const ShadowWindow& w = v == View::kUser ? user_ : sup_;
+    if (w.contains(host)) {
+      view = v;
+      offset = w.offset_of(host);
+      return true;
+    }
+  }
+  return false;
+}
+
+void ShadowMmu::set_paging(const PagingState& p) {
+  if (p == paging_) return;
+  paging_ = p;
+  flush_all();
+}
+
+void ShadowMmu::flush_all() {
+  ++stats_.flushes;
+  frame_of_.clear();
+  mappings_of_.clear();
+  sup_.unmap_all();
+  user_.unmap_all();
+  if (!paging_.enabled) identity_views();
+}
+
+void ShadowMmu::forget(View v, uint32_t page) {
+  auto it = frame_of_.find(key(v, page));
+  if (it == frame_of_.end()) return;
+  auto& list = mappings_of_[it->second];
+  list.erase(std::remove(list.begin(), list.end(), key(v, page)), list.end());
+  if (list.empty()) mappings_of_.erase(it->second);
+  frame_of_.erase(it);
+}
+
+void ShadowMmu::invalidate_page(uint32_t linear) {
+  if (!paging_.enabled) return;
+  ++stats_.invlpgs;
+  uint32_t page = linear & ~0xFFFu;
+  for (View v : {View::kSupervisor, View::kUser}) {
+    if (!frame_of_.count(key(v, page))) continue;
+    window(v).unmap_page(page);
+    forget(v, page);
+  }
+}
+
+bool ShadowMmu::map(View v, uint32_t page, uint64_t frame, bool writable) {
+  forget(v, page);
+  if (!window(v).map_page(page, frame, writable)) return false;
+  frame_of_[key(v, page)] = frame;
+  mappings_of_[frame].push_back(key(v, page));
+  return true;
+}
+
+FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
+  if (!paging_.enabled) {
+    uint64_t frame = linear & ~0xFFFull;
+    if (linear < ram_.size() && traced(frame)) return {FaultOutcome::Kind::kCodeWrite, 0, frame};
+    return {FaultOutcome::Kind::kNotRam, 0, linear};
+  }
+  Translation t = translate(linear, write ? AccessType::kWrite : AccessType::kRead, v == View::kUser);
+  if (!t.ok) {
+    ++stats_.guest_page_faults;
+    return {FaultOutcome::Kind::kPageFault, t.error_code, 0};
+  }
+  uint64_t frame = t.phys & ~0xFFFull;
+  if (frame >= ram_.size()) return {FaultOutcome::Kind::kNotRam, 0, t.phys};
+  if (write && traced(frame)) return {FaultOutcome::Kind::kCodeWrite, 0, frame};
+  // Writable only once the guest PTE is dirty, so that the first write
+  // faults here and sets D, and never while the frame holds code.
+  bool writable = t.writable && t.dirty && !traced(frame);
+  ++stats_.hidden_faults;
+  if (!map(v, linear & ~0xFFFu, frame, writable)) {
+    ++stats_.enomem_flushes;
+    flush_all();
+    map(v, linear & ~0xFFFu, frame, writable);
+  }
+  return {FaultOutcome::Kind::kRetry, 0, 0};
+}
+
+void ShadowMmu::trace_frame(uint64_t frame) {
+  if (!traced_.insert(frame).second) return;
+  if (!paging_.enabled) {
+    sup_.set_frame_writable(frame, false);
+    user_.set_frame_writable(frame, false);
+    return;
+  }
+  auto it = mappings_of_.find(frame);
+  if (it == mappings_of_.end()) return;
+  for (uint64_t k : it->second) {
+    window(View(k >> 32)).protect_page(uint32_t(k), false);
+    ++stats_.protections;
+  }
+}
+
+void ShadowMmu::untrace_frame(uint64_t frame) {
+  if (!traced_.erase(frame)) return;
+  if (!paging_.enabled) {
+    sup_.set_frame_writable(frame, true);
+    user_.set_frame_writable(frame, true);
+    return;
+  }
+  // The mappings refault and get the permissions the guest PTEs give.
+  auto it = mappings_of_.find(frame);
+  if (it == mappings_of_.end()) return;
+  std::vector<uint64_t> keys = it->second;
+  for (uint64_t k : keys) {
+    window(View(k >> 32)).unmap_page(uint32_t(k));
+    forget(View(k >> 32), uint32_t(k));
+  }
+}
+
+}  // namespace tv::mmu

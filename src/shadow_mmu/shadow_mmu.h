@@ -1,0 +1,92 @@
+// The shadow MMU: two shadow windows (a supervisor view and a user view
+// that only maps user-accessible pages, so the host MMU enforces U/S), the
+// guest paging state, hidden-fault handling (walk the guest tables, set A/D,
+// map the frame), invalidation (CR3 writes, INVLPG, guest #PF), and code
+// tracing by physical frame across every view and linear alias (DESIGN.md
+// "Shadow MMU").
+//
+// With paging off both views are identity views of guest-physical memory.
+// With paging on they start empty and fill on demand. A mapping is
+// read-only while the guest PTE is clean (so the first write sets D), while
+// the guest may not write, or while the frame holds translated code.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "shadow_mmu/page_walker.h"
+#include "shadow_mmu/shadow_window.h"
+#include "vmm/guest_memory.h"
+
+namespace tv::mmu {
+
+enum class View : uint8_t { kSupervisor = 0, kUser = 1 };
+
+struct PagingState {
+  bool enabled = false;
+  uint32_t cr3 = 0;
+  bool pse = false;
+  bool wp = false;
+  bool operator==(const PagingState&) const = default;
+};
+
+struct FaultOutcome {
+  enum class Kind { kRetry, kPageFault, kCodeWrite, kNotRam } kind;
+  uint32_t error_code = 0;  // kPageFault
+  uint64_t phys = 0;        // kCodeWrite: the frame; kNotRam: the physical address
+};
+
+struct MmuStats {
+  uint64_t hidden_faults = 0, guest_page_faults = 0, flushes = 0, invlpgs = 0, enomem_flushes = 0;
+  uint64_t protections = 0;  // mappings made read-only for code tracing
+};
+
+class ShadowMmu {
+ public:
+  explicit ShadowMmu(GuestMemory& ram);
+
+  ShadowWindow& window(View v) { return v == View::kUser ? user_ : sup_; }
+  // Which view `host` lies in, and its window offset (the linear address).
+  bool locate(const void* host, View& view, uint64_t& offset) const;
+
+  const PagingState& paging() const { return paging_; }
+  // CR0.PG/CR3/CR4.PSE/CR0.WP changed: every mapping goes.
+  void set_paging(const PagingState& p);
+  void flush_all();
+  void invalidate_page(uint32_t linear);
+
+  // A host fault at `linear` in view `v` (write: the host error code's W bit).
+  // Async-signal-safe apart from the bookkeeping maps (the fault handler runs
+  // it only when translated code, never C++, was interrupted).
+  FaultOutcome handle_fault(View v, uint32_t linear, bool write);
+
+  // Code tracing by physical frame.
+  void trace_frame(uint64_t frame);
+  void untrace_frame(uint64_t frame);
+  bool traced(uint64_t frame) const { return traced_.count(frame) != 0; }
+
+  // Software translation for helpers and the translator.
+  Translation translate(uint32_t linear, AccessType access, bool user, bool set_ad = true) {
+    return walk(ram_, {paging_.cr3, paging_.pse, paging_.wp}, linear, access, user, set_ad);
+  }
+
+  const MmuStats& stats() const { return stats_; }
+
+ private:
+  static uint64_t key(View v, uint32_t page) { return (uint64_t(v) << 32) | page; }
+  bool map(View v, uint32_t page, uint64_t frame, bool writable);
+  void forget(View v, uint32_t page);
+  void identity_views();
+
+  GuestMemory& ram_;
+  ShadowWindow sup_, user_;
+  PagingState paging_;
+  std::unordered_map<uint64_t, uint64_t> frame_of_;                 // (view, page) -> frame
+  std::unordered_map<uint64_t, std::vector<uint64_t>> mappings_of_;  // frame -> (view, page)
+  std::unordered_set<uint64_t> traced_;
+  MmuStats stats_;
+};
+
+}  // namespace tv::mmu
