@@ -22,6 +22,8 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const Zydis
 const CalloutInfo& raise_ud_callout();
 // Raises #NM at the instruction (x87/SSE with CR0.TS or CR0.EM set).
 const CalloutInfo& raise_nm_callout();
+// CLI/STI at CPL > 0 (IOPL check).
+const CalloutInfo& cli_sti_callout();
 // Raises #GP(0) at the instruction (longer than 15 bytes).
 const CalloutInfo& raise_gp_callout();
 // Stack instructions the translator does not inline (popf, pushf16, enter n>0).

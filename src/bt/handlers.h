@@ -38,6 +38,7 @@ TV_HANDLER(handle_enter);
 TV_HANDLER(handle_invlpg);
 TV_HANDLER(handle_clts);
 TV_HANDLER(handle_sysenter);
+TV_HANDLER(handle_cli_sti);
 TV_HANDLER(handle_loop16);
 TV_HANDLER(handle_lea16);
 #undef TV_HANDLER

@@ -111,13 +111,15 @@ void BtRuntime::invalidate_frame(uint64_t frame, const char* cause) {
   mmu_.untrace_frame(frame);
 }
 
-void BtRuntime::paging_changed() {
+void BtRuntime::paging_changed(bool cr3_written) {
   const CpuState& cpu = area_.cpu();
   mmu::PagingState p;
   p.enabled = cpu.cr0 & 0x80000000u;
   p.cr3 = cpu.cr3 & ~0xFFFu;
   p.pse = cpu.cr4 & (1u << 4);
   p.wp = cpu.cr0 & (1u << 16);
+  // A CR3 write flushes the TLB even when the value does not change.
+  if (p == mmu_.paging() && cr3_written) mmu_.flush_all();
   mmu_.set_paging(p);
   cache_->jump_cache_clear();
   mode_dirty_ = true;

@@ -63,7 +63,7 @@ class BtRuntime final : public Backend {
   void mode_changed() { mode_dirty_ = true; }
   // CR0/CR3/CR4 changed: hand the paging state to the shadow MMU (which
   // flushes if it differs) and forget linear-address lookups.
-  void paging_changed();
+  void paging_changed(bool cr3_written = false);
   // INVLPG: drop one linear page from every view and the jump cache.
   void invalidate_linear(uint32_t linear);
   // Helpers wrote guest memory through the physmap: drop translations of

@@ -22,10 +22,21 @@ void require_cpl0(const CpuState& cpu) {
   if (cpu.cpl != 0) throw fault(kGP, 0);
 }
 
-// IN/OUT/INS/OUTS at CPL > IOPL consult the TSS I/O bitmap (not yet: #GP).
-void check_io_permission(const CpuState& cpu) {
+// IN/OUT/INS/OUTS at CPL > IOPL consult the I/O permission bitmap of the
+// 32-bit TSS: every bit for the bytes accessed must be clear, and bits
+// beyond the TSS limit count as set (SDM Vol. 1 19.5.2).
+void check_io_permission(BtRuntime& rt, const CpuState& cpu, uint32_t port, unsigned size) {
   uint32_t iopl = (guest_eflags(cpu) & kFlagIopl) >> 12;
-  if (cpu.cpl > iopl) throw fault(kGP, 0);
+  if (cpu.cpl <= iopl) return;
+  const Segment& tr = cpu.tr;
+  bool tss32 = (tr.attr & 0x0F) == 0x9 || (tr.attr & 0x0F) == 0xB;
+  if (!tss32 || tr.limit < 0x67) throw fault(kGP, 0);
+  uint32_t map = rt.memory().read<uint16_t>(tr.base + 0x66);
+  uint32_t byte = map + port / 8;
+  if (byte + 1 > tr.limit) throw fault(kGP, 0);
+  uint16_t bits = rt.memory().read<uint16_t>(tr.base + byte);
+  uint16_t mask = uint16_t(((1u << size) - 1) << (port % 8));
+  if (bits & mask) throw fault(kGP, 0);
 }
 
 uint32_t port_of(const CpuState& cpu, const ZydisDecodedOperand& op) {
@@ -51,12 +62,12 @@ constexpr uint64_t kStringChunk = 1u << 16;
 }  // namespace
 
 CalloutResult handle_io(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
-  check_io_permission(cpu);
   bool in = site.insn.mnemonic == ZYDIS_MNEMONIC_IN;
   const ZydisDecodedOperand& data = in ? site.ops[0] : site.ops[1];
   const ZydisDecodedOperand& port_op = in ? site.ops[1] : site.ops[0];
   unsigned size = data.size / 8;
   uint32_t port = port_of(cpu, port_op);
+  check_io_permission(rt, cpu, port, size);
   auto& pio = rt.machine().pio();
   if (in) {
     write_gpr(cpu, data.reg.value, uint32_t(pio.read(port, size)));
@@ -71,8 +82,8 @@ CalloutResult handle_string(BtRuntime& rt, CpuState& cpu, const CalloutSite& sit
   const auto& d = site.insn;
   StringInsn s;
   s.op = string_op(d.mnemonic);
-  if (s.op == StringOp::kIns || s.op == StringOp::kOuts) check_io_permission(cpu);
   s.size = d.operand_width / 8;
+  if (s.op == StringOp::kIns || s.op == StringOp::kOuts) check_io_permission(rt, cpu, cpu.gpr[kEdx] & 0xFFFF, s.size);
   if (d.attributes & ZYDIS_ATTRIB_HAS_REPNE) s.rep = RepKind::kRepne;
   else if (d.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) s.rep = RepKind::kRep;
   for (unsigned i = 0; i < d.operand_count; ++i) {
@@ -163,7 +174,7 @@ CalloutResult handle_mov_cr(BtRuntime& rt, CpuState& cpu, const CalloutSite& sit
       break;
     default: throw fault(kUD);
   }
-  if (n != 2) rt.paging_changed();
+  if (n != 2) rt.paging_changed(n == 3);
   rt.mode_changed();
   return CalloutResult::kExit;
 }
@@ -221,11 +232,40 @@ CalloutResult handle_invlpg(BtRuntime& rt, CpuState& cpu, const CalloutSite& sit
   return CalloutResult::kContinue;
 }
 
-CalloutResult handle_sysenter(BtRuntime&, CpuState& cpu, const CalloutSite& site) {
-  if (site.insn.mnemonic == ZYDIS_MNEMONIC_SYSENTER && (cpu.sysenter_cs & 0xFFFC) == 0) throw fault(kGP, 0);
-  if (site.insn.mnemonic == ZYDIS_MNEMONIC_SYSEXIT && (cpu.cpl != 0 || (cpu.sysenter_cs & 0xFFFC) == 0))
-    throw fault(kGP, 0);
-  throw Error(fmt::format("unimplemented: {} at EIP {:#x}", site.name, site.eip));
+// SYSENTER/SYSEXIT (SDM Vol. 2B): flat segments derived from
+// IA32_SYSENTER_CS, no descriptor-table reads.
+CalloutResult handle_sysenter(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
+  uint16_t cs = uint16_t(cpu.sysenter_cs & 0xFFFC);
+  if (cs == 0) throw fault(kGP, 0);
+  auto flat = [](uint16_t sel, uint16_t attr) { return Segment{sel, attr, 0, 0xFFFFFFFFu}; };
+  if (site.insn.mnemonic == ZYDIS_MNEMONIC_SYSENTER) {
+    set_guest_eflags(cpu, guest_eflags(cpu) & ~(kFlagVm | kFlagIf | kFlagRf));
+    cpu.seg[kCs] = flat(cs, 0xC9B);
+    cpu.seg[kSs] = flat(uint16_t(cs + 8), 0xC93);
+    cpu.cpl = 0;
+    cpu.gpr[kEsp] = cpu.sysenter_esp;
+    cpu.eip = cpu.sysenter_eip;
+  } else {
+    require_cpl0(cpu);
+    cpu.seg[kCs] = flat(uint16_t((cs + 16) | 3), 0xCFB);
+    cpu.seg[kSs] = flat(uint16_t((cs + 24) | 3), 0xCF3);
+    cpu.cpl = 3;
+    cpu.gpr[kEsp] = cpu.gpr[kEcx];
+    cpu.eip = cpu.gpr[kEdx];
+  }
+  rt.mode_changed();
+  return CalloutResult::kExit;
+}
+
+// CLI/STI at CPL > 0 (at CPL 0 they are inline): allowed only when
+// CPL <= IOPL, else #GP(0). STI's interrupt shadow is kept.
+CalloutResult handle_cli_sti(BtRuntime&, CpuState& cpu, const CalloutSite& site) {
+  uint32_t iopl = (guest_eflags(cpu) & kFlagIopl) >> 12;
+  if (cpu.cpl > iopl) throw fault(kGP, 0);
+  bool sti = site.insn.mnemonic == ZYDIS_MNEMONIC_STI;
+  if (sti && !cpu.vif) cpu.sti_shadow = 1;
+  cpu.vif = sti ? 1 : 0;
+  return CalloutResult::kContinue;
 }
 
 CalloutResult handle_ud(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kUD); }

@@ -242,10 +242,12 @@ Flow BlockBuilder::translate(const Insn& i) {
   }
   switch (i.d.mnemonic) {
     case ZYDIS_MNEMONIC_CLI:
-      e_.set_vif(0);
-      return Flow::kContinue;
     case ZYDIS_MNEMONIC_STI:
-      e_.set_vif(1);
+      if (req_.mode >> Mode::kCplShift & 3) {
+        callout(i, cli_sti_callout());
+      } else {
+        e_.set_vif(i.d.mnemonic == ZYDIS_MNEMONIC_STI ? 1 : 0);
+      }
       return Flow::kContinue;
     default:
       break;
