@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 
 #include "bt/callouts.h"
@@ -118,27 +119,32 @@ class BlockBuilder {
  private:
   static bool is_sti(const Insn& i) { return i.d.mnemonic == ZYDIS_MNEMONIC_STI; }
 
+  // Copies `len` code bytes at linear `lin` (within one page) into `out`;
+  // bytes outside RAM read as 0xFF (open bus). Returns the frame.
+  uint64_t fetch(uint32_t lin, uint8_t* out, uint32_t len) {
+    uint64_t phys = mem_.translate(lin, Access::kRead).value;
+    const uint8_t* p = mem_.ram().host(GuestPhys{phys}, len);
+    if (p) std::memcpy(out, p, len);
+    else std::memset(out, 0xFF, len);
+    return phys & ~0xFFFull;
+  }
+
+  // Decodes one instruction. The next page is only touched (and may only
+  // raise #PF) if the instruction really extends into it.
   ZyanStatus decode(uint32_t eip, Insn& insn) {
     uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    // Fetch byte by byte so that an instruction straddling a page records
-    // the second frame too.
-    for (unsigned i = 0; i < sizeof buf; ++i) {
-      uint32_t a = req_.cs_base + eip + i;
-      uint64_t phys = mem_.translate(a, Access::kRead).value;
-      const uint8_t* p = mem_.ram().host(GuestPhys{phys});
-      if (!p) {
-        if (i == 0) throw FetchError{eip};
-        std::memset(buf + i, 0xFF, sizeof buf - i);
-        break;
-      }
-      buf[i] = *p;
-    }
+    uint32_t lin = req_.cs_base + eip;
+    uint32_t n = std::min<uint32_t>(sizeof buf, 0x1000 - (lin & 0xFFF));
+    uint64_t frame = fetch(lin, buf, n);
+    if (frame >= mem_.ram().size()) throw FetchError{eip};
     insn.eip = eip;
-    ZyanStatus st = ZydisDecoderDecodeFull(&decoder_, buf, sizeof buf, &insn.d, insn.ops);
-    if (!ZYAN_SUCCESS(st)) return st;
-    uint64_t last = mem_.translate(req_.cs_base + eip + insn.d.length - 1, Access::kRead).value & ~0xFFFull;
-    if (last != block_->pages[0]) block_->pages[1] = last;
-    return ZYAN_STATUS_SUCCESS;
+    ZyanStatus st = ZydisDecoderDecodeFull(&decoder_, buf, n, &insn.d, insn.ops);
+    if (st == ZYDIS_STATUS_NO_MORE_DATA && n < sizeof buf) {
+      uint64_t next = fetch(lin + n, buf + n, uint32_t(sizeof buf) - n);
+      st = ZydisDecoderDecodeFull(&decoder_, buf, sizeof buf, &insn.d, insn.ops);
+      if (ZYAN_SUCCESS(st) && next != block_->pages[0]) block_->pages[1] = next;
+    }
+    return st;
   }
 
   Flow translate(const Insn& i);
