@@ -85,8 +85,8 @@ bool permitted(uint32_t rights, AccessType access, bool user, bool wp) {
 
 // Fills in a translation for a present final entry; `rights` is the AND of
 // R/W and U/S over the levels walked.
-Translation translate(const Entry& final, uint32_t rights, uint64_t phys, uint32_t size,
-                      bool user, bool wp) {
+Translation translate(const Entry& final, uint32_t rights, uint64_t phys, uint32_t size, bool user,
+                      bool wp) {
   Translation t{};
   t.phys = phys;
   t.page_size = size;
