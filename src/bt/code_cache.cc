@@ -16,8 +16,9 @@ uint32_t Block::guest_eip_at(const uint8_t* host_pc) const {
   return it == insn_map.begin() ? eip : std::prev(it)->second;
 }
 
-CodeCache::CodeCache(size_t bytes, JumpCacheEntry* jump_cache, Stats& stats)
-    : jump_cache_(jump_cache), stats_(stats) {
+CodeCache::CodeCache(size_t bytes, JumpCacheEntry* kernel_jump_cache, JumpCacheEntry* user_jump_cache,
+                     Stats& stats)
+    : jump_cache_{kernel_jump_cache, user_jump_cache}, stats_(stats) {
   // SAFETY: our own code memory. It is writable and executable because
   // chaining patches jumps in place while the block may run on the next
   // entry; only this class and the translator write to it.
@@ -35,13 +36,6 @@ uint8_t* CodeCache::reserve(size_t bytes) {
   code_start_ += (bytes + 63) & ~size_t(63);
   cursor_ = code_start_;
   return p;
-}
-
-Block* CodeCache::lookup(uint64_t phys, uint32_t eip, uint32_t mode) const {
-  auto [it, end] = by_key_.equal_range(key(phys, mode));
-  for (; it != end; ++it)
-    if (it->second->eip == eip) return it->second;
-  return nullptr;
 }
 
 Block* CodeCache::insert(std::unique_ptr<Block> block, uint8_t* code_end) {
@@ -90,19 +84,29 @@ void CodeCache::unchain_outgoing(Block* b) {
 }
 
 void CodeCache::jump_cache_put(const Block* b) {
-  JumpCacheEntry& e = jump_cache_[b->eip & (kJumpCacheSize - 1)];
+  unsigned t = table_of(b), index = b->eip & (kJumpCacheSize - 1);
+  JumpCacheEntry& e = jump_cache_[t][index];
+  if (e.host == reinterpret_cast<uint64_t>(miss_stub_)) jump_cache_used_[t].push_back(index);
   e.neg_eip = uint32_t(0u - b->eip);
   e.host = reinterpret_cast<uint64_t>(b->host);
 }
 
 void CodeCache::jump_cache_drop(const Block* b) {
-  JumpCacheEntry& e = jump_cache_[b->eip & (kJumpCacheSize - 1)];
+  JumpCacheEntry& e = jump_cache_[table_of(b)][b->eip & (kJumpCacheSize - 1)];
   if (e.host == reinterpret_cast<uint64_t>(b->host)) e.host = reinterpret_cast<uint64_t>(miss_stub_);
 }
 
 void CodeCache::jump_cache_clear() {
-  for (unsigned i = 0; i < kJumpCacheSize; ++i)
-    jump_cache_[i] = {0, 0, reinterpret_cast<uint64_t>(miss_stub_)};
+  const JumpCacheEntry empty{0, 0, reinterpret_cast<uint64_t>(miss_stub_)};
+  for (unsigned t = 0; t < 2; ++t) {
+    if (!jump_cache_cleared_) {
+      for (unsigned i = 0; i < kJumpCacheSize; ++i) jump_cache_[t][i] = empty;
+    } else {
+      for (uint32_t i : jump_cache_used_[t]) jump_cache_[t][i] = empty;
+    }
+    jump_cache_used_[t].clear();
+  }
+  jump_cache_cleared_ = true;
 }
 
 unsigned CodeCache::invalidate_page(uint64_t frame) {

@@ -63,7 +63,8 @@ constexpr unsigned kJumpCacheSize = 1u << kJumpCacheBits;
 
 class CodeCache {
  public:
-  CodeCache(size_t bytes, JumpCacheEntry* jump_cache, Stats& stats);
+  // `jump_caches` are the kernel-mode and user-mode tables (see vcpu_area.h).
+  CodeCache(size_t bytes, JumpCacheEntry* kernel_jump_cache, JumpCacheEntry* user_jump_cache, Stats& stats);
   ~CodeCache();
   CodeCache(const CodeCache&) = delete;
   CodeCache& operator=(const CodeCache&) = delete;
@@ -77,13 +78,22 @@ class CodeCache {
   // Reserves space for shared stubs at the start of the cache.
   uint8_t* reserve(size_t bytes);
 
-  Block* lookup(uint64_t phys, uint32_t eip, uint32_t mode) const;
+  // The block for (phys, eip, mode) for which `valid(block)` holds.
+  template <typename Pred>
+  Block* lookup(uint64_t phys, uint32_t eip, uint32_t mode, Pred valid) const {
+    auto [it, end] = by_key_.equal_range(key(phys, mode));
+    for (; it != end; ++it)
+      if (it->second->eip == eip && valid(*it->second)) return it->second;
+    return nullptr;
+  }
   // Takes ownership of a translated block whose code ends at `code_end`.
   Block* insert(std::unique_ptr<Block> block, uint8_t* code_end);
   Block* block_at_host(const uint8_t* host_pc) const;
 
   void chain(ExitSlot* slot, Block* target);
   void jump_cache_put(const Block* block);
+  // Empties both tables; only the entries filled since the last clear are
+  // touched, so this is cheap enough for every CR3 write.
   void jump_cache_clear();
 
   bool page_has_code(uint64_t frame) const { return by_page_.count(frame) != 0; }
@@ -110,7 +120,10 @@ class CodeCache {
   uint8_t* cursor_ = nullptr;
   uint8_t* limit_ = nullptr;
   uint8_t* miss_stub_ = nullptr;
-  JumpCacheEntry* jump_cache_;
+  JumpCacheEntry* jump_cache_[2];
+  std::vector<uint32_t> jump_cache_used_[2];
+  bool jump_cache_cleared_ = false;  // the first clear writes every entry
+  static unsigned table_of(const Block* b) { return ((b->mode >> 3) & 3) == 3 ? 1 : 0; }
   Stats& stats_;
   std::unordered_map<const uint8_t*, std::unique_ptr<Block>> blocks_;  // by host start
   std::map<uintptr_t, Block*> by_host_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 
 #include "bt/cpu_state.h"
@@ -50,23 +51,25 @@ class LinearMemory {
     copy_out(linear, &v, sizeof v);
   }
 
+  // Page by page: one translation per page touched.
   void copy_in(uint32_t linear, void* dst, uint32_t len) {
     auto* d = static_cast<uint8_t*>(dst);
-    for (uint32_t i = 0; i < len; ++i) {
-      const uint8_t* p = ram_.host(translate(linear + i, Access::kRead));
-      d[i] = p ? *p : 0xFF;
+    while (len) {
+      uint32_t chunk = std::min<uint32_t>(len, 0x1000 - (linear & 0xFFF));
+      GuestPhys phys = translate(linear, Access::kRead);
+      if (const uint8_t* p = ram_.host(phys, chunk)) std::memcpy(d, p, chunk);
+      else std::memset(d, 0xFF, chunk);
+      linear += chunk, d += chunk, len -= chunk;
     }
   }
   void copy_out(uint32_t linear, const void* src, uint32_t len) {
     auto* s = static_cast<const uint8_t*>(src);
-    uint64_t last_frame = ~0ull;
-    for (uint32_t i = 0; i < len; ++i) {
-      GuestPhys phys = translate(linear + i, Access::kWrite);
-      if ((phys.value & ~0xFFFull) != last_frame) {
-        last_frame = phys.value & ~0xFFFull;
-        wrote(last_frame);
-      }
-      if (uint8_t* p = ram_.host(phys)) *p = s[i];
+    while (len) {
+      uint32_t chunk = std::min<uint32_t>(len, 0x1000 - (linear & 0xFFF));
+      GuestPhys phys = translate(linear, Access::kWrite);
+      wrote(phys.value & ~0xFFFull);
+      if (uint8_t* p = ram_.host(phys, chunk)) std::memcpy(p, s, chunk);
+      linear += chunk, s += chunk, len -= chunk;
     }
   }
 

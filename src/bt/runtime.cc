@@ -34,7 +34,8 @@ void set_gs_base(uint8_t* base) {
 BtRuntime::BtRuntime(Machine& machine)
     : machine_(machine), mmu_(machine.memory()), memory_(machine.memory(), area_.cpu(), &mmu_) {
   set_gs_base(mmu_.window(mmu::View::kSupervisor).base());
-  cache_ = std::make_unique<CodeCache>(machine.config().tc_size_bytes, area_.jump_cache(), stats_);
+  cache_ = std::make_unique<CodeCache>(machine.config().tc_size_bytes, area_.jump_cache(0), area_.jump_cache(3),
+                                       stats_);
   // The shared miss stub: an indirect branch whose target (R13D) is not in
   // the jump cache leaves with exit reason kIndirect.
   uint8_t* stub = cache_->reserve(64);
@@ -81,8 +82,10 @@ bool BtRuntime::interrupt_deliverable() const {
 void BtRuntime::update_mode() {
   uint32_t mode = Mode::of(area_.cpu());
   uint32_t cs_base = area_.cpu().seg[kCs].base;
-  // The jump cache maps EIPs (CS offsets) of one mode and one CS base.
-  if (mode != mode_ || cs_base != cs_base_) cache_->jump_cache_clear();
+  // The jump caches map EIPs (CS offsets) of one mode and CS base; each
+  // CPL has its own table, so a CPL change alone keeps them.
+  constexpr uint32_t kCplBits = 3u << Mode::kCplShift;
+  if ((mode & ~kCplBits) != (mode_ & ~kCplBits) || cs_base != cs_base_) cache_->jump_cache_clear();
   mode_ = mode;
   cs_base_ = cs_base;
   mode_dirty_ = false;
@@ -117,6 +120,7 @@ void BtRuntime::paging_changed(bool cr3_written) {
   p.enabled = cpu.cr0 & 0x80000000u;
   p.cr3 = cpu.cr3 & ~0xFFFu;
   p.pse = cpu.cr4 & (1u << 4);
+  p.pge = cpu.cr4 & (1u << 7);
   p.wp = cpu.cr0 & (1u << 16);
   // A CR3 write flushes the TLB even when the value does not change.
   if (p == mmu_.paging() && cr3_written) mmu_.flush_all();
@@ -157,8 +161,15 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
 
 Block* BtRuntime::find_block(uint32_t eip) {
   ++stats_.block_lookups;
-  uint64_t phys = memory_.translate(cs_base_ + eip, Access::kRead).value;
-  if (Block* b = cache_->lookup(phys, eip, mode_)) {
+  uint32_t linear = cs_base_ + eip;
+  uint64_t phys = memory_.translate(linear, Access::kRead).value;
+  // A block whose last instruction runs into the next page is only valid
+  // while that page still maps the frame it was translated from.
+  auto second_page_ok = [&](const Block& b) {
+    if (b.pages[1] == ~0ull || !(mode_ & Mode::kPaging)) return true;
+    return (memory_.translate((linear & ~0xFFFu) + 0x1000, Access::kRead).value & ~0xFFFull) == b.pages[1];
+  };
+  if (Block* b = cache_->lookup(phys, eip, mode_, second_page_ok)) {
     ++stats_.block_hits;
     return b;
   }
@@ -246,7 +257,9 @@ VcpuExit BtRuntime::run() {
     single_step_next_ = false;
     if (stats_.flushes != flushes) last_slot = nullptr;  // its block is gone
     if (last_slot && !single) {
-      bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0;
+      // With paging only a jump within one page may be chained (QEMU's
+      // rule), and not into a block that runs into the next page.
+      bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0 && block->pages[1] == ~0ull;
       if (same_page || !(mode_ & Mode::kPaging)) cache_->chain(last_slot, block);
     }
     last_slot = nullptr;

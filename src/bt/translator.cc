@@ -176,7 +176,9 @@ class BlockBuilder {
       if (w_.ok()) CodeWriter::patch_rel32(s.jmp_field, s.stub);
     }
   }
-  void indirect_exit() { e_.indirect_lookup(kJumpCacheOffset, cache_.miss_stub()); }
+  void indirect_exit() {
+    e_.indirect_lookup(jump_cache_offset((req_.mode >> Mode::kCplShift) & 3), cache_.miss_stub());
+  }
 
   // Callouts.
   void callout(const Insn& i, const CalloutInfo& info) {

@@ -7,7 +7,9 @@
 //                            starts with `mov r13b, [r15 - 1]`, which then
 //                            faults at a guest instruction boundary.
 //   [R15, R15 + 4096)        CpuState
-//   [R15 + 4096, ...)        jump cache (JumpCacheEntry[kJumpCacheSize])
+//   [R15 + 4096, ...)        jump caches (JumpCacheEntry[kJumpCacheSize]),
+//                            one for kernel-mode and one for user-mode
+//                            blocks, so CPL switches keep both warm
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,10 @@
 namespace tv::bt {
 
 constexpr int32_t kJumpCacheOffset = 4096;
+// The jump cache of blocks translated at `cpl` (0-2 share one).
+constexpr int32_t jump_cache_offset(unsigned cpl) {
+  return kJumpCacheOffset + (cpl == 3 ? int32_t(kJumpCacheSize * sizeof(JumpCacheEntry)) : 0);
+}
 static_assert(sizeof(CpuState) <= 4096);
 
 class VcpuArea {
@@ -29,7 +35,9 @@ class VcpuArea {
 
   CpuState& cpu() { return *cpu_; }
   const CpuState& cpu() const { return *cpu_; }
-  JumpCacheEntry* jump_cache() { return reinterpret_cast<JumpCacheEntry*>(base_ + 2 * 4096); }
+  JumpCacheEntry* jump_cache(unsigned cpl) {
+    return reinterpret_cast<JumpCacheEntry*>(base_ + 4096 + jump_cache_offset(cpl));
+  }
   uint8_t* gate() const { return base_; }
   bool is_gate(const void* addr) const {
     auto p = static_cast<const uint8_t*>(addr);
@@ -40,7 +48,7 @@ class VcpuArea {
   void open_gate();
 
  private:
-  static constexpr size_t kBytes = 2 * 4096 + kJumpCacheSize * sizeof(JumpCacheEntry);
+  static constexpr size_t kBytes = 2 * 4096 + 2 * kJumpCacheSize * sizeof(JumpCacheEntry);
   uint8_t* base_ = nullptr;
   CpuState* cpu_ = nullptr;
 };

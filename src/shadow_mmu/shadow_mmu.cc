@@ -37,6 +37,7 @@ void ShadowMmu::flush_all() {
   ++stats_.flushes;
   frame_of_.clear();
   mappings_of_.clear();
+  large_regions_.clear();
   sup_.unmap_all();
   user_.unmap_all();
   if (!paging_.enabled) identity_views();
@@ -54,11 +55,15 @@ void ShadowMmu::forget(View v, uint32_t page) {
 void ShadowMmu::invalidate_page(uint32_t linear) {
   if (!paging_.enabled) return;
   ++stats_.invlpgs;
-  uint32_t page = linear & ~0xFFFu;
-  for (View v : {View::kSupervisor, View::kUser}) {
-    if (!frame_of_.count(key(v, page))) continue;
-    window(v).unmap_page(page);
-    forget(v, page);
+  uint32_t first = linear & ~0xFFFu, count = 1;
+  if (large_regions_.erase(linear >> 22)) first = linear & ~0x3FFFFFu, count = 1024;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t page = first + i * 0x1000;
+    for (View v : {View::kSupervisor, View::kUser}) {
+      if (!frame_of_.count(key(v, page))) continue;
+      window(v).unmap_page(page);
+      forget(v, page);
+    }
   }
 }
 
@@ -88,6 +93,7 @@ FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
   // faults here and sets D, and never while the frame holds code.
   bool writable = t.writable && t.dirty && !traced(frame);
   ++stats_.hidden_faults;
+  if (t.page_size != 0x1000) large_regions_.insert(linear >> 22);
   if (!map(v, linear & ~0xFFFu, frame, writable)) {
     ++stats_.enomem_flushes;
     flush_all();

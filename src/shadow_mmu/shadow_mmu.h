@@ -28,6 +28,7 @@ struct PagingState {
   bool enabled = false;
   uint32_t cr3 = 0;
   bool pse = false;
+  bool pge = false;
   bool wp = false;
   bool operator==(const PagingState&) const = default;
 };
@@ -86,6 +87,10 @@ class ShadowMmu {
   std::unordered_map<uint64_t, uint64_t> frame_of_;                 // (view, page) -> frame
   std::unordered_map<uint64_t, std::vector<uint64_t>> mappings_of_;  // frame -> (view, page)
   std::unordered_set<uint64_t> traced_;
+  // 4 MiB regions (linear >> 22) with mappings made from a 4 MiB guest page:
+  // INVLPG of any address in such a region drops the whole region, as it
+  // drops the large TLB entry.
+  std::unordered_set<uint32_t> large_regions_;
   MmuStats stats_;
 };
 

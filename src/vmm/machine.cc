@@ -23,6 +23,7 @@
 #include "devices/system_ports.h"
 #include "devices/uart16550.h"
 #include "vmm/error.h"
+#include "vmm/linux_loader.h"
 #include "vmm/log.h"
 #include "vmm/multiboot.h"
 
@@ -106,7 +107,10 @@ void Machine::load_kernel() {
     boot_ = load_multiboot(memory_, image, config_.append, modules);
     return;
   }
-  if (is_bzimage(image)) throw Error("Linux bzImage kernels are not supported yet");
+  if (is_bzimage(image)) {
+    boot_ = load_linux(memory_, image, config_.append, modules);
+    return;
+  }
   throw Error(fmt::format("'{}' has no multiboot header in its first 8 KiB and is not a bzImage",
                           config_.kernel));
 }
