@@ -70,6 +70,7 @@ constexpr CalloutInfo kCliSti{handle_cli_sti, "cli/sti (CPL > 0)", false};
 constexpr CalloutInfo kPopf{handle_popf, "popf", false};
 constexpr CalloutInfo kPushf16{handle_pushf16, "pushf (16-bit)", false};
 constexpr CalloutInfo kEnter{handle_enter, "enter (nested)", false};
+constexpr CalloutInfo kPopMem{handle_pop_mem, "pop m (segment base)", false};
 constexpr CalloutInfo kInvlpg{handle_invlpg, "invlpg/wbinvd/invd", false};
 constexpr CalloutInfo kClts{handle_clts, "clts/lmsw/smsw", true};
 constexpr CalloutInfo kSysenter{handle_sysenter, "sysenter/sysexit", true};
@@ -115,6 +116,7 @@ const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn) {
     case ZYDIS_MNEMONIC_POPFD: return kPopf;
     case ZYDIS_MNEMONIC_PUSHF: return kPushf16;
     case ZYDIS_MNEMONIC_ENTER: return kEnter;
+    case ZYDIS_MNEMONIC_POP: return kPopMem;
     default: return kUd;
   }
 }

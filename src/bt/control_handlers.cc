@@ -193,6 +193,24 @@ CalloutResult handle_pushf16(BtRuntime& rt, CpuState& cpu, const CalloutSite&) {
   return CalloutResult::kContinue;
 }
 
+// POP m with a segment base: the destination address uses ESP after the
+// pop (SDM POP); nothing changes if the store faults.
+CalloutResult handle_pop_mem(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
+  unsigned size = site.insn.operand_width / 8;
+  Stack s = Stack::current(cpu);
+  uint32_t value = s.pop(rt.memory(), size);
+  uint32_t esp = cpu.gpr[kEsp];
+  cpu.gpr[kEsp] = s.esp;
+  try {
+    write_operand(cpu, rt.memory(), site.insn, site.ops[0], value);
+  } catch (...) {
+    cpu.gpr[kEsp] = esp;
+    throw;
+  }
+  s.commit(cpu);
+  return CalloutResult::kContinue;
+}
+
 // ENTER with a nesting level (SDM Vol. 2A ENTER, 32-bit stack).
 CalloutResult handle_enter(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
   LinearMemory& mem = rt.memory();

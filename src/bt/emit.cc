@@ -147,6 +147,8 @@ bool Emit::load_r13(const ZydisDecodedOperand& op, SegMode seg, unsigned size_by
     w.u32(uint32_t(op.imm.value.u));
     return true;
   }
+  // FS/GS overrides need their base even when the mode is flat.
+  if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) seg = SegMode::kRuntime;
   if (seg == SegMode::kRuntime && !emit_runtime_address(*this, op, segment_index(op.mem.segment)))
     return false;
   auto req = request(size_bytes == 4 ? ZYDIS_MNEMONIC_MOV : ZYDIS_MNEMONIC_MOVZX, 2);

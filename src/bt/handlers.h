@@ -35,6 +35,7 @@ TV_HANDLER(handle_gp);
 TV_HANDLER(handle_popf);
 TV_HANDLER(handle_pushf16);
 TV_HANDLER(handle_enter);
+TV_HANDLER(handle_pop_mem);
 TV_HANDLER(handle_invlpg);
 TV_HANDLER(handle_clts);
 TV_HANDLER(handle_sysenter);

@@ -262,9 +262,9 @@ CalloutResult handle_sysenter(BtRuntime& rt, CpuState& cpu, const CalloutSite& s
 CalloutResult handle_cli_sti(BtRuntime&, CpuState& cpu, const CalloutSite& site) {
   uint32_t iopl = (guest_eflags(cpu) & kFlagIopl) >> 12;
   if (cpu.cpl > iopl) throw fault(kGP, 0);
-  bool sti = site.insn.mnemonic == ZYDIS_MNEMONIC_STI;
-  if (sti && !cpu.vif) cpu.sti_shadow = 1;
-  cpu.vif = sti ? 1 : 0;
+  // The STI shadow comes from the block structure: the translator ends
+  // the block (unchained) right after the next instruction.
+  cpu.vif = site.insn.mnemonic == ZYDIS_MNEMONIC_STI ? 1 : 0;
   return CalloutResult::kContinue;
 }
 

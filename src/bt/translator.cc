@@ -379,7 +379,7 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
       } else if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
         e_.store_stack_imm(-int32_t(size), uint32_t(op.imm.value.u), size);
       } else {
-        e_.load_r13(op, seg_, 4);
+        e_.load_r13(op, seg_, size);
         e_.store_stack_r13(-int32_t(size), size);
       }
       e_.adjust_esp(-int32_t(size));
@@ -395,22 +395,27 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
         }
         return Flow::kContinue;
       }
-      // pop m32: the address is computed with ESP already incremented.
+      // pop m: the address is computed with ESP already incremented (SDM
+      // POP); store first (at disp + size when ESP is the base), then adjust
+      // ESP, so a faulting store leaves no partial state. Segment bases
+      // other than flat ones go to a callout.
+      if (seg_ == SegMode::kRuntime || op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS)
+        break;
       e_.load_stack(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D, 0, size);
-      e_.adjust_esp(int32_t(size));
       {
         ZydisEncoderRequest req;
         std::memset(&req, 0, sizeof req);
         req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
         req.mnemonic = ZYDIS_MNEMONIC_MOV;
         req.operand_count = 2;
-        if (seg_ == SegMode::kRuntime) return Flow::kContinue;  // unreachable in flat-only builds
         window_mem(op, seg_, req.operands[0], size);
+        if (op.mem.base == ZYDIS_REGISTER_ESP) req.operands[0].mem.displacement += size;
         req.operands[1].type = ZYDIS_OPERAND_TYPE_REGISTER;
         req.operands[1].reg.value = size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D;
         req.prefixes = ZYDIS_ATTRIB_HAS_SEGMENT_GS;
         e_.encode_mem(req);
       }
+      e_.adjust_esp(int32_t(size));
       return Flow::kContinue;
     case ZYDIS_MNEMONIC_LEAVE:
       // ESP = EBP; EBP = pop. Load first so a fault leaves no partial state.
@@ -435,9 +440,9 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
       w_.bytes({0x45, 0x09, 0xF5});              // or r13d, r14d
       w_.bytes({0x45, 0x0B, 0xAF});              // or r13d, [r15 + eflags_rest]
       w_.u32(uint32_t(offsetof(CpuState, eflags_rest)));
-      e_.store_stack_r13(-4, 4);
+      w_.bytes({0x9D});                          // popfq: the guest's flags again, before
+      e_.store_stack_r13(-4, 4);                 // the store that may fault
       e_.adjust_esp(-4);
-      w_.bytes({0x9D});                          // popfq: the guest's flags again
       return Flow::kContinue;
     case ZYDIS_MNEMONIC_POPFD:
       // Callout: IF/IOPL rules depend on CPL and IOPL, and setting IF must
