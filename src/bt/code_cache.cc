@@ -27,6 +27,7 @@ CodeCache::CodeCache(size_t bytes, JumpCacheEntry* kernel_jump_cache, JumpCacheE
   if (p == MAP_FAILED) throw Error(errno_message("mmap translation cache"));
   base_ = code_start_ = cursor_ = static_cast<uint8_t*>(p);
   limit_ = base_ + bytes;
+  scratch_ = reserve(kScratchBytes);
 }
 
 CodeCache::~CodeCache() { munmap(base_, size_t(limit_ - base_)); }
@@ -140,18 +141,16 @@ unsigned CodeCache::invalidate_page(uint64_t frame) {
   return unsigned(victims.size());
 }
 
+Block* CodeCache::insert_scratch(std::unique_ptr<Block> block) {
+  Block* b = block.get();
+  by_host_[reinterpret_cast<uintptr_t>(b->host)] = b;
+  scratch_block_ = std::move(block);
+  return b;
+}
+
 void CodeCache::retire(Block* b) {
-  b->valid = false;
   by_host_.erase(reinterpret_cast<uintptr_t>(b->host));
-  auto [k, end] = by_key_.equal_range(key(b->phys, b->mode));
-  for (; k != end; ++k)
-    if (k->second == b) {
-      by_key_.erase(k);
-      break;
-    }
-  auto owned = blocks_.find(b->host);
-  graveyard_.push_back(std::move(owned->second));
-  blocks_.erase(owned);
+  if (scratch_block_.get() == b) scratch_block_.reset();
 }
 
 std::vector<uint64_t> CodeCache::flush() {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "bt/callout.h"
@@ -28,6 +29,7 @@ struct ExitSlot {
   uint32_t target_eip = 0;
   Block* block = nullptr;        // owner
   Block* chained_to = nullptr;
+  bool chainable = true;  // false for exits that must reach the dispatcher (STI shadow)
 };
 
 struct Block {
@@ -99,6 +101,10 @@ class CodeCache {
   bool page_has_code(uint64_t frame) const { return by_page_.count(frame) != 0; }
   // Invalidates every block with code in `frame`; returns how many.
   unsigned invalidate_page(uint64_t frame);
+  // The scratch area for one-instruction blocks, and their registration
+  // (for the fault handler only; never looked up, chained or cached).
+  std::pair<uint8_t*, uint8_t*> scratch() const { return {scratch_, scratch_ + kScratchBytes}; }
+  Block* insert_scratch(std::unique_ptr<Block> block);
   // Drops a block that is not in the lookup tables (a one-instruction block).
   void retire(Block* block);
   // Drops every block; returns the frames that had code.
@@ -120,6 +126,8 @@ class CodeCache {
   uint8_t* cursor_ = nullptr;
   uint8_t* limit_ = nullptr;
   uint8_t* miss_stub_ = nullptr;
+  static constexpr size_t kScratchBytes = 4096;
+  uint8_t* scratch_ = nullptr;
   JumpCacheEntry* jump_cache_[2];
   std::vector<uint32_t> jump_cache_used_[2];
   bool jump_cache_cleared_ = false;  // the first clear writes every entry
@@ -129,7 +137,8 @@ class CodeCache {
   std::map<uintptr_t, Block*> by_host_;
   std::unordered_multimap<uint64_t, Block*> by_key_;
   std::unordered_map<uint64_t, std::unordered_set<Block*>> by_page_;
-  std::vector<std::unique_ptr<Block>> graveyard_;  // invalidated, code may still be running
+  std::vector<std::unique_ptr<Block>> graveyard_;
+  std::unique_ptr<Block> scratch_block_;  // invalidated, code may still be running
 };
 
 }  // namespace tv::bt

@@ -143,13 +143,21 @@ void BtRuntime::note_write(uint64_t frame) {
 Block* BtRuntime::translate(uint32_t eip, bool single) {
   TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), cs_base_, single, machine_.config().profile};
   uint8_t* end = nullptr;
+  if (single) {
+    // One-instruction blocks run once: they reuse a scratch area instead
+    // of filling the cache.
+    req.code = cache_->scratch();
+    auto block = translator_->translate(req, &end);
+    if (!block) throw Error("a one-instruction block does not fit the scratch area");
+    block->pages[0] = block->pages[1] = ~0ull;
+    return cache_->insert_scratch(std::move(block));
+  }
   auto block = translator_->translate(req, &end);
   if (!block) {
     flush_cache("cache full");
     block = translator_->translate(req, &end);
     if (!block) throw Error("a block does not fit in an empty translation cache; raise --tc-size");
   }
-  if (single) block->pages[0] = block->pages[1] = ~0ull;
   for (uint64_t page : block->pages)
     if (page != ~0ull) mmu_.trace_frame(page);
   Block* b = cache_->insert(std::move(block), end);
@@ -230,12 +238,15 @@ VcpuExit BtRuntime::run() {
       if (!interrupt_deliverable()) return VcpuExit::kHalted;
       halted_ = false;
     }
-    cpu.sti_shadow = 0;
-    if (interrupt_deliverable()) {
+    // MOV SS / POP SS block interrupts for one instruction (SDM Vol. 3A
+    // 6.8.3): run that instruction alone, then look again.
+    bool shadow = std::exchange(cpu.sti_shadow, uint8_t{0});
+    if (!shadow && interrupt_deliverable()) {
       deliver_interrupt();
       last_slot = nullptr;
       continue;
     }
+    if (shadow) single_step_next_ = true;
     if (mode_dirty_) {
       update_mode();
       last_slot = nullptr;
@@ -256,7 +267,7 @@ VcpuExit BtRuntime::run() {
     }
     single_step_next_ = false;
     if (stats_.flushes != flushes) last_slot = nullptr;  // its block is gone
-    if (last_slot && !single) {
+    if (last_slot && !single && last_slot->chainable) {
       // With paging only a jump within one page may be chained (QEMU's
       // rule), and not into a block that runs into the next page.
       bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0 && block->pages[1] == ~0ull;
@@ -288,8 +299,14 @@ VcpuExit BtRuntime::run() {
         ++stats_.exits["callout"];
         break;
       case ExitReason::kExitRequest:
+        // The gate was closed: whatever raced with the kick, open it again
+        // here, or every block entry would fault. A shadowed instruction
+        // that did not run yet keeps its shadow.
         ++stats_.exits["exit request"];
-        break;
+        if (shadow) cpu.sti_shadow = 1;
+        exit_requested_.store(false, std::memory_order_relaxed);
+        area_.open_gate();
+        return VcpuExit::kExitRequest;
       case ExitReason::kFault:
         ++stats_.exits["fault"];
         handle_pending_fault();

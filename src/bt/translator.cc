@@ -52,7 +52,8 @@ class BlockBuilder {
  public:
   BlockBuilder(BtRuntime& rt, LinearMemory& mem, CodeCache& cache, const TranslateRequest& req)
       : rt_(rt), mem_(mem), cache_(cache), req_(req),
-        w_(cache.code_cursor(), cache.code_limit()), e_{w_} {
+        w_(req.code.first ? req.code.first : cache.code_cursor(), req.code.first ? req.code.second : cache.code_limit()),
+        e_{w_} {
     ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     block_ = std::make_unique<Block>();
     block_->eip = req.eip;
@@ -70,7 +71,9 @@ class BlockBuilder {
     bool sti_pending = false;
     for (unsigned n = 0;; ++n) {
       Insn insn;
-      if (ZyanStatus st = decode(eip, insn); !ZYAN_SUCCESS(st)) {
+      ZyanStatus st;
+      if (!decode_or_end(n, eip, insn, st)) break;
+      if (!ZYAN_SUCCESS(st)) {
         // More than 15 bytes is #GP(0) (SDM Vol. 2A 2.3.11); anything else #UD.
         emit_raise(eip, st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ? raise_gp_callout() : raise_ud_callout());
         break;
@@ -80,6 +83,9 @@ class BlockBuilder {
       uint8_t* insn_start = w_.cur();
       unsigned exits = block_->num_exits;
       w_.reset_encode_failed();
+      // The instruction in STI's shadow must leave through the dispatcher,
+      // which then delivers what became deliverable (Linux: "sti; ret").
+      unchainable_ = sti_pending || req_.single_instruction;
       Flow flow = translate(insn);
       if (w_.encode_failed()) {
         // Something in the rewrite had no encoding: drop it and raise #UD
@@ -94,15 +100,13 @@ class BlockBuilder {
       }
       eip = insn.next();
       if (flow == Flow::kEnd) break;
-      // STI's interrupt shadow covers one instruction; then the dispatcher
-      // looks for pending interrupts.
-      if (sti_pending || req_.single_instruction) {
+      if (unchainable_) {
         e_.sync_exit(eip);
         break;
       }
       sti_pending = is_sti(insn);
       if (sti_pending) continue;
-      bool page_end = ((eip ^ req_.eip) & ~0xFFFu) != 0;
+      bool page_end = (((req_.cs_base + eip) ^ (req_.cs_base + req_.eip)) & ~0xFFFu) != 0;
       if (page_end || n + 1 >= kMaxInsns) {
         direct_exit(eip);
         break;
@@ -129,6 +133,27 @@ class BlockBuilder {
     return phys & ~0xFFFull;
   }
 
+  // Decodes instruction `n` of the block at `eip`. If a later instruction
+  // cannot be fetched (#PF, outside RAM), the block ends before it with a
+  // direct exit, so that the fault is raised when that instruction starts
+  // a block, with its own EIP; CR2 is left as it was. Returns false then.
+  bool decode_or_end(unsigned n, uint32_t eip, Insn& insn, ZyanStatus& st) {
+    if (n == 0) {
+      st = decode(eip, insn);
+      return true;
+    }
+    uint32_t cr2 = mem_.cpu().cr2;
+    try {
+      st = decode(eip, insn);
+      return true;
+    } catch (const GuestFault&) {
+      mem_.cpu().cr2 = cr2;
+    } catch (const FetchError&) {
+    }
+    direct_exit(eip);
+    return false;
+  }
+
   // Decodes one instruction. The next page is only touched (and may only
   // raise #PF) if the instruction really extends into it.
   ZyanStatus decode(uint32_t eip, Insn& insn) {
@@ -137,6 +162,7 @@ class BlockBuilder {
     uint32_t n = std::min<uint32_t>(sizeof buf, 0x1000 - (lin & 0xFFF));
     uint64_t frame = fetch(lin, buf, n);
     if (frame >= mem_.ram().size()) throw FetchError{eip};
+    if (frame != block_->pages[0]) block_->pages[1] = frame;  // after STI at a page end
     insn.eip = eip;
     ZyanStatus st = ZydisDecoderDecodeFull(&decoder_, buf, n, &insn.d, insn.ops);
     if (st == ZYDIS_STATUS_NO_MORE_DATA && n < sizeof buf) {
@@ -159,6 +185,7 @@ class BlockBuilder {
     ExitSlot& s = block_->exits[block_->num_exits++];
     s.target_eip = target;
     s.block = block_.get();
+    s.chainable = !unchainable_;
     return &s;
   }
   void direct_exit(uint32_t target) {
@@ -177,7 +204,8 @@ class BlockBuilder {
     }
   }
   void indirect_exit() {
-    e_.indirect_lookup(jump_cache_offset((req_.mode >> Mode::kCplShift) & 3), cache_.miss_stub());
+    if (unchainable_) w_.jmp(cache_.miss_stub());  // straight to the dispatcher, target in R13D
+    else e_.indirect_lookup(jump_cache_offset((req_.mode >> Mode::kCplShift) & 3), cache_.miss_stub());
   }
 
   // Callouts.
@@ -209,6 +237,7 @@ class BlockBuilder {
   CodeWriter w_;
   Emit e_;
   SegMode seg_;
+  bool unchainable_ = false;  // exits of the current instruction go to the dispatcher
   ZydisDecoder decoder_;
   std::unique_ptr<Block> block_;
 };
@@ -278,7 +307,9 @@ Flow BlockBuilder::translate(const Insn& i) {
 // The guest bytes are copied as they are: 64-bit mode ignores the CS/DS/
 // ES/SS prefixes flat mode allows, and 32-bit code has no REX bytes.
 bool BlockBuilder::translate_string(const Insn& i) {
-  if (i.d.meta.category != ZYDIS_CATEGORY_STRINGOP || seg_ != SegMode::kFlat || i.d.address_width != 32)
+  bool maskmov = i.d.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || i.d.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU;
+  if ((i.d.meta.category != ZYDIS_CATEGORY_STRINGOP && !maskmov) || seg_ != SegMode::kFlat ||
+      i.d.address_width != 32)
     return false;
   bool uses_esi = false, uses_edi = false;
   for (unsigned k = 0; k < i.d.operand_count; ++k) {
@@ -467,6 +498,12 @@ bool BlockBuilder::translate_ident(const Insn& i) {
                                    ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS;
   req.prefixes &= ~kSegPrefixes;
   bool is_lea = i.d.mnemonic == ZYDIS_MNEMONIC_LEA;
+  // A hidden memory operand would not get the window prefix: only XLAT's
+  // is handled here (string-like instructions go through translate_string).
+  for (unsigned k = i.d.operand_count_visible; k < i.d.operand_count; ++k)
+    if (i.ops[k].type == ZYDIS_OPERAND_TYPE_MEMORY && i.d.mnemonic != ZYDIS_MNEMONIC_XLAT &&
+        i.ops[k].mem.type == ZYDIS_MEMOP_TYPE_MEM)
+      return false;
   for (unsigned k = 0; k < req.operand_count; ++k) {
     ZydisEncoderOperand& o = req.operands[k];
     const ZydisDecodedOperand& d = i.ops[k];

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "bt/code_cache.h"
 #include "bt/cpu_state.h"
@@ -35,8 +36,9 @@ struct TranslateRequest {
   uint32_t eip;
   uint32_t mode;
   uint32_t cs_base = 0;  // code is fetched at cs_base + eip
-  bool single_instruction = false;  // one-instruction block (after a code-page write)
+  bool single_instruction = false;  // one-instruction block (code-page write, MOV SS shadow)
   bool profile = false;             // count executions in the block prologue
+  std::pair<uint8_t*, uint8_t*> code{nullptr, nullptr};  // where to emit; default: the cache cursor
 };
 
 // Thrown when the guest's code cannot be fetched (outside RAM).
