@@ -100,8 +100,14 @@ class LinearMemory {
   GuestPhys translate(uint32_t linear, Access access) const {
     if (!mmu_ || !mmu_->paging().enabled) return GuestPhys{linear};
     bool user = access_cpl() == 3 && !in_system_table(linear);
-    auto t = mmu_->translate(linear, access == Access::kWrite ? mmu::AccessType::kWrite : mmu::AccessType::kRead,
-                             user);
+    if (access == Access::kRead) {
+      uint64_t phys;
+      uint32_t error;
+      if (mmu_->translate_read(linear, user, phys, error)) return GuestPhys{phys};
+      cpu_.cr2 = linear;
+      throw fault(kPF, error);
+    }
+    auto t = mmu_->translate(linear, mmu::AccessType::kWrite, user);
     if (!t.ok) {
       cpu_.cr2 = linear;
       throw fault(kPF, t.error_code);

@@ -21,14 +21,14 @@ double us_per_insn(const Stats& s) {
   return s.guest_insns_translated ? double(s.translate_ns) / 1000.0 / double(s.guest_insns_translated) : 0.0;
 }
 
-void table(std::string& out, const char* title, const std::map<std::string, uint64_t>& m) {
+void table(std::string& out, const char* title, const Counters& c) {
   out += fmt::format("  {}:\n", title);
-  for (const auto& [k, v] : m) out += fmt::format("    {:<32} {}\n", k, v);
+  for (const auto& [k, v] : by_name(c)) out += fmt::format("    {:<32} {}\n", k, v);
 }
 
-void json_map(JsonWriter& j, const char* key, const std::map<std::string, uint64_t>& m) {
+void json_map(JsonWriter& j, const char* key, const Counters& c) {
   j.begin_object(key);
-  for (const auto& [k, v] : m) j.value(k, v);
+  for (const auto& [k, v] : by_name(c)) j.value(k, v);
   j.end_object();
 }
 

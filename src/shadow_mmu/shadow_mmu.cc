@@ -35,6 +35,7 @@ void ShadowMmu::set_paging(const PagingState& p) {
 
 void ShadowMmu::flush_all() {
   ++stats_.flushes;
+  clear_tlb();
   frame_of_.clear();
   mappings_of_.clear();
   large_regions_.clear();
@@ -55,6 +56,7 @@ void ShadowMmu::forget(View v, uint32_t page) {
 void ShadowMmu::invalidate_page(uint32_t linear) {
   if (!paging_.enabled) return;
   ++stats_.invlpgs;
+  clear_tlb();
   uint32_t first = linear & ~0xFFFu, count = 1;
   if (large_regions_.erase(linear >> 22)) first = linear & ~0x3FFFFFu, count = 1024;
   for (uint32_t i = 0; i < count; ++i) {

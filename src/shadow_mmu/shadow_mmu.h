@@ -11,6 +11,7 @@
 // the guest may not write, or while the frame holds translated code.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,10 +73,37 @@ class ShadowMmu {
   Translation translate(uint32_t linear, AccessType access, bool user, bool set_ad = true) {
     return walk(ram_, {paging_.cr3, paging_.pse, paging_.wp}, linear, access, user, set_ad);
   }
+  // Reads and fetches through a small software TLB (the dispatcher walks
+  // for every block lookup); returns false if the walk faults (`error`
+  // holds the #PF error code then). Entries go with every invalidation.
+  bool translate_read(uint32_t linear, bool user, uint64_t& phys, uint32_t& error) {
+    TlbEntry& e = tlb_[user][(linear >> 12) % kTlbSize];
+    if (e.page == (linear >> 12) + 1) {
+      phys = e.frame | (linear & 0xFFF);
+      return true;
+    }
+    Translation t = translate(linear, AccessType::kRead, user);
+    if (!t.ok) {
+      error = t.error_code;
+      return false;
+    }
+    e = {(linear >> 12) + 1, t.phys & ~0xFFFull};
+    phys = t.phys;
+    return true;
+  }
 
   const MmuStats& stats() const { return stats_; }
 
  private:
+  struct TlbEntry {
+    uint32_t page;   // linear page number + 1; 0 = empty
+    uint64_t frame;
+  };
+  static constexpr unsigned kTlbSize = 256;
+  void clear_tlb() {
+    for (auto& t : tlb_) t.fill({});
+  }
+
   static uint64_t key(View v, uint32_t page) { return (uint64_t(v) << 32) | page; }
   bool map(View v, uint32_t page, uint64_t frame, bool writable);
   void forget(View v, uint32_t page);
@@ -92,6 +120,7 @@ class ShadowMmu {
   // drops the large TLB entry.
   std::unordered_set<uint32_t> large_regions_;
   MmuStats stats_;
+  std::array<std::array<TlbEntry, kTlbSize>, 2> tlb_{};  // [user]
 };
 
 }  // namespace tv::mmu

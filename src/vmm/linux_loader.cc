@@ -84,8 +84,9 @@ KernelHeader parse_header(std::span<const uint8_t> image) {
   KernelHeader h;
   h.version = get<uint16_t>(image, kVersion);
   if (h.version < kMinVersion)
-    throw Error(fmt::format("Linux boot protocol {}.{:02} is too old; transvisor needs 2.06 or newer",
-                            h.version >> 8, h.version & 0xFF));
+    throw Error(
+        fmt::format("Linux boot protocol {}.{:02} is too old; transvisor needs 2.06 or newer",
+                    h.version >> 8, h.version & 0xFF));
   if (!(image[kLoadflags] & kLoadedHigh))
     throw Error("kernel is a zImage (not LOADED_HIGH); only bzImage kernels are supported");
   // boot.rst "setup_sects": 0 means 4 for historical reasons.
@@ -95,15 +96,16 @@ KernelHeader parse_header(std::span<const uint8_t> image) {
   // the displacement of the short jump at 0x200.
   h.header_end = std::min<size_t>(0x202 + image[kJump + 1], kSetupHeaderLimit);
   h.initrd_addr_max = get<uint32_t>(image, kInitrdAddrMax);  // 2.03+
-  h.relocatable = image[kRelocatable] != 0;                   // 2.05+
+  h.relocatable = image[kRelocatable] != 0;                  // 2.05+
   h.kernel_alignment = std::max<uint32_t>(get<uint32_t>(image, kKernelAlignment), 1);
   if (h.relocatable && (h.kernel_alignment & (h.kernel_alignment - 1)))
-    throw Error(fmt::format("bzImage kernel_alignment {:#x} is not a power of two",
-                            h.kernel_alignment));
+    throw Error(
+        fmt::format("bzImage kernel_alignment {:#x} is not a power of two", h.kernel_alignment));
   h.cmdline_size = get<uint32_t>(image, kCmdlineSize);  // 2.06+
   if (h.version >= 0x020A) {
     // Clamped to 4 GiB, which never fits, so that sums cannot overflow.
-    h.pref_address = std::clamp<uint64_t>(get<uint64_t>(image, kPrefAddress), kHighLoad, 1ull << 32);
+    h.pref_address =
+        std::clamp<uint64_t>(get<uint64_t>(image, kPrefAddress), kHighLoad, 1ull << 32);
     h.init_size = get<uint32_t>(image, kInitSize);
   }
   if (image.size() <= h.setup_bytes)
@@ -125,9 +127,10 @@ KernelPlacement place_kernel(const KernelHeader& h, uint64_t image_size, uint64_
   uint64_t load = h.relocatable ? runtime : kHighLoad;
   uint64_t end = std::max(load + image_size, runtime + h.init_size);
   if (end > mem_size)
-    throw Error(fmt::format("kernel does not fit: it needs RAM up to {:#x} (loaded at {:#x}, "
-                            "init_size {:#x}), guest RAM is {} MiB; raise --mem",
-                            end, load, h.init_size, mem_size >> 20));
+    throw Error(
+        fmt::format("kernel does not fit: it needs RAM up to {:#x} (loaded at {:#x}, "
+                    "init_size {:#x}), guest RAM is {} MiB; raise --mem",
+                    end, load, h.init_size, mem_size >> 20));
   return {load, runtime, end};
 }
 
@@ -172,9 +175,10 @@ std::pair<uint64_t, uint64_t> load_initrds(GuestMemory& memory, const KernelHead
   uint64_t top = std::min<uint64_t>(memory.size(), uint64_t(h.initrd_addr_max) + 1);
   uint64_t addr = total <= top ? (top - total) & kPageMask : 0;
   if (total > top || addr < kernel_end)
-    throw Error(fmt::format("initrd ({} bytes) does not fit between the kernel's end at {:#x} "
-                            "and {:#x}; raise --mem",
-                            total, kernel_end, top));
+    throw Error(
+        fmt::format("initrd ({} bytes) does not fit between the kernel's end at {:#x} "
+                    "and {:#x}; raise --mem",
+                    total, kernel_end, top));
   uint64_t next = addr;
   for (const auto& m : initrds) {
     memory.write(GuestPhys{next}, m.data);
