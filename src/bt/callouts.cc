@@ -224,6 +224,9 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const Zydis
   }
   // Anything that needs more than the CPUID profile offers (AVX, BMI, ...)
   // or is privileged and unknown: #UD / #GP as a CPU without it would.
+  // TZCNT/LZCNT are BSF/BSR with a REP prefix on a CPU without BMI1/ABM
+  // (our profile): the translator emits BSF/BSR for them.
+  if (insn.mnemonic == ZYDIS_MNEMONIC_TZCNT || insn.mnemonic == ZYDIS_MNEMONIC_LZCNT) return nullptr;
   if (!in_cpuid_profile(insn.meta.isa_set)) {
     static bool logged = false;
     if (!logged)

@@ -9,7 +9,9 @@
 
 #include <Zydis/Zydis.h>
 
+#include "bt/mmio_emulation.h"
 #include "bt/runtime.h"
+#include "vmm/machine.h"
 
 extern "C" void tv_bt_exit_saved();
 
@@ -120,6 +122,20 @@ bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const ucontext_t* uc,
       ++rt.stats().faults["code page write"];
       return true;
     case mmu::FaultOutcome::Kind::kNotRam:
+      // Nothing decodes there: reads see all-ones through an open-bus page.
+      if (!write && !rt.machine().mmio().claimed(r.phys)) {
+        rt.mmu().map_open_bus(view, uint32_t(off));
+        retry = true;
+        ++rt.stats().faults["open bus"];
+        return true;
+      }
+      // SAFETY: device models run here, in the signal handler, but only
+      // ever with translated code (never C++) interrupted.
+      if (emulate_device_access(const_cast<ucontext_t*>(uc), rt.machine().mmio(), r.phys)) {
+        retry = true;
+        ++rt.stats().faults["device memory"];
+        return true;
+      }
       out.kind = PendingFault::Kind::kUnhandled;
       out.address = r.phys;
       ++rt.stats().faults["unmapped"];

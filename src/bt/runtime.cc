@@ -216,8 +216,9 @@ bool BtRuntime::handle_pending_fault() {
       single_step_next_ = true;
       return true;
     case PendingFault::Kind::kUnhandled:
-      throw Error(fmt::format("unimplemented: guest access to {:#x} outside RAM at EIP {:#x} (no MMIO emulation yet)",
-                              f.address, area_.cpu().eip));
+      throw Error(fmt::format("unimplemented: guest instruction at EIP {:#x} accesses {:#x} outside RAM in a way "
+                              "that is not emulated",
+                              area_.cpu().eip, f.address));
     case PendingFault::Kind::kNone:
       return true;
   }

@@ -125,6 +125,7 @@ CalloutResult handle_rdmsr(BtRuntime&, CpuState& cpu, const CalloutSite&) {
       break;
     }
     case 0x17: case 0x2A: case 0x8B: case 0x179: v = 0; break;  // platform id, power-on, ucode, MCG_CAP
+    case 0x1A0: v = 1; break;  // IA32_MISC_ENABLE: fast strings
     case 0x174: v = cpu.sysenter_cs; break;
     case 0x175: v = cpu.sysenter_esp; break;
     case 0x176: v = cpu.sysenter_eip; break;
@@ -142,7 +143,7 @@ CalloutResult handle_wrmsr(BtRuntime&, CpuState& cpu, const CalloutSite&) {
     case 0x174: cpu.sysenter_cs = lo & 0xFFFF; break;
     case 0x175: cpu.sysenter_esp = lo; break;
     case 0x176: cpu.sysenter_eip = lo; break;
-    case 0x10: case 0x8B: case 0x179: break;  // TSC writes and microcode probes are ignored
+    case 0x10: case 0x8B: case 0x179: case 0x1A0: break;  // TSC, microcode probes, MISC_ENABLE: ignored
     default: throw fault(kGP, 0);
   }
   return CalloutResult::kContinue;

@@ -493,6 +493,11 @@ bool BlockBuilder::translate_ident(const Insn& i) {
                                                                      &req)))
     return false;
   req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+  // Without BMI1/ABM in the CPUID profile, F3 0F BC/BD are REP BSF/BSR.
+  if (req.mnemonic == ZYDIS_MNEMONIC_TZCNT || req.mnemonic == ZYDIS_MNEMONIC_LZCNT) {
+    req.mnemonic = req.mnemonic == ZYDIS_MNEMONIC_TZCNT ? ZYDIS_MNEMONIC_BSF : ZYDIS_MNEMONIC_BSR;
+    req.prefixes &= ~ZyanU64(ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE);
+  }
   constexpr ZyanU64 kSegPrefixes = ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
                                    ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
                                    ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS;

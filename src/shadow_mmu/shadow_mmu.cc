@@ -1,10 +1,36 @@
 #include "shadow_mmu/shadow_mmu.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+
+#include "vmm/error.h"
 
 namespace tv::mmu {
 
-ShadowMmu::ShadowMmu(GuestMemory& ram) : ram_(ram), sup_(ram), user_(ram) { identity_views(); }
+ShadowMmu::ShadowMmu(GuestMemory& ram) : ram_(ram), sup_(ram), user_(ram) {
+  open_bus_fd_ = memfd_create("transvisor-open-bus", MFD_CLOEXEC);
+  if (open_bus_fd_ < 0 || ftruncate(open_bus_fd_, 4096) != 0) throw Error(errno_message("open-bus page"));
+  std::vector<uint8_t> ones(4096, 0xFF);
+  if (pwrite(open_bus_fd_, ones.data(), ones.size(), 0) != 4096) throw Error(errno_message("open-bus page"));
+  identity_views();
+}
+
+ShadowMmu::~ShadowMmu() { close(open_bus_fd_); }
+
+void ShadowMmu::map_open_bus(View v, uint32_t linear) {
+  uint32_t page = linear & ~0xFFFu;
+  forget(v, page);
+  if (!window(v).map_foreign_page(page, open_bus_fd_)) {
+    ++stats_.enomem_flushes;
+    flush_all();
+    window(v).map_foreign_page(page, open_bus_fd_);
+  }
+  if (!paging_.enabled) return;  // identity views are rebuilt whole on a flush
+  frame_of_[key(v, page)] = kOpenBusFrame;
+  mappings_of_[kOpenBusFrame].push_back(key(v, page));
+}
 
 void ShadowMmu::identity_views() {
   sup_.map_identity();

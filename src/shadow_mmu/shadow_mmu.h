@@ -48,6 +48,7 @@ struct MmuStats {
 class ShadowMmu {
  public:
   explicit ShadowMmu(GuestMemory& ram);
+  ~ShadowMmu();
 
   ShadowWindow& window(View v) { return v == View::kUser ? user_ : sup_; }
   // Which view `host` lies in, and its window offset (the linear address).
@@ -63,6 +64,11 @@ class ShadowMmu {
   // Async-signal-safe apart from the bookkeeping maps (the fault handler runs
   // it only when translated code, never C++, was interrupted).
   FaultOutcome handle_fault(View v, uint32_t linear, bool write);
+
+  // Maps a page whose guest-physical address nothing decodes to a page of
+  // all-ones, read-only: reads see an open PC bus at full speed; writes
+  // still fault and are dropped by the fault handler.
+  void map_open_bus(View v, uint32_t linear);
 
   // Code tracing by physical frame.
   void trace_frame(uint64_t frame);
@@ -109,8 +115,10 @@ class ShadowMmu {
   void forget(View v, uint32_t page);
   void identity_views();
 
+  static constexpr uint64_t kOpenBusFrame = 1ull << 62;  // bookkeeping key, never a real frame
   GuestMemory& ram_;
   ShadowWindow sup_, user_;
+  int open_bus_fd_ = -1;
   PagingState paging_;
   std::unordered_map<uint64_t, uint64_t> frame_of_;                 // (view, page) -> frame
   std::unordered_map<uint64_t, std::vector<uint64_t>> mappings_of_;  // frame -> (view, page)

@@ -53,6 +53,15 @@ bool ShadowWindow::map_page(uint32_t linear, uint64_t phys, bool writable) {
   throw Error(errno_message(fmt::format("map guest frame {:#x} at {:#x}", phys, linear)));
 }
 
+bool ShadowWindow::map_foreign_page(uint32_t linear, int fd) {
+  // SAFETY: replaces one page of our reservation with a read-only shared
+  // mapping of a one-page file we own.
+  void* p = mmap(base_ + (linear & ~0xFFFu), 4096, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+  if (p != MAP_FAILED) return true;
+  if (errno == ENOMEM) return false;
+  throw Error(errno_message("map the open-bus page"));
+}
+
 bool ShadowWindow::protect_page(uint32_t linear, bool writable) {
   // SAFETY: changes protection of one page of our own window.
   if (mprotect(base_ + (linear & ~0xFFFu), 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0) return true;

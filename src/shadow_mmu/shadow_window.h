@@ -49,6 +49,8 @@ class ShadowWindow {
   // Paged views. All return false on ENOMEM (the host's vm.max_map_count
   // was reached); the caller flushes and retries. Async-signal-safe.
   bool map_page(uint32_t linear, uint64_t phys, bool writable);
+  // Maps one page of another file (the open-bus page) read-only.
+  bool map_foreign_page(uint32_t linear, int fd);
   bool protect_page(uint32_t linear, bool writable);
   void unmap_page(uint32_t linear);
   // Drops every mapping: one mmap over the whole span.

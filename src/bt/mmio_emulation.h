@@ -1,0 +1,22 @@
+// Emulation of a translated instruction that touched guest-physical memory
+// outside RAM (device memory or an unclaimed hole): the host instruction
+// that faulted is decoded and its access goes to the MMIO bus, where an
+// unclaimed address reads as all-ones and drops writes (an open PC bus).
+// Covers the moves compilers use for device and hole accesses; anything
+// else is reported as unimplemented.
+#pragma once
+
+#include <ucontext.h>
+
+#include <cstdint>
+
+#include "devices/bus.h"
+
+namespace tv::bt {
+
+// Performs the access of the host instruction at the signal frame's RIP
+// against `bus` at guest-physical `phys` and advances RIP past it. Returns
+// false if the instruction is not one it knows.
+bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, uint64_t phys);
+
+}  // namespace tv::bt
