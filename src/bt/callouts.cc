@@ -227,6 +227,9 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const Zydis
   // TZCNT/LZCNT are BSF/BSR with a REP prefix on a CPU without BMI1/ABM
   // (our profile): the translator emits BSF/BSR for them.
   if (insn.mnemonic == ZYDIS_MNEMONIC_TZCNT || insn.mnemonic == ZYDIS_MNEMONIC_LZCNT) return nullptr;
+  // CET's ENDBR32/ENDBR64 sit in the hint-NOP space (0F 1E): NOPs on a CPU
+  // without CET, and distribution binaries start every function with one.
+  if (insn.mnemonic == ZYDIS_MNEMONIC_ENDBR32 || insn.mnemonic == ZYDIS_MNEMONIC_ENDBR64) return nullptr;
   if (!in_cpuid_profile(insn.meta.isa_set)) {
     static bool logged = false;
     if (!logged)

@@ -22,9 +22,14 @@ BtRuntime* g_runtime = nullptr;
 constexpr int kSignals[] = {SIGSEGV, SIGFPE, SIGILL, SIGBUS};
 
 [[noreturn]] void die(int sig, const siginfo_t* si, const ucontext_t* uc) {
-  char msg[160];
-  int n = snprintf(msg, sizeof msg, "transvisor: internal error: signal %d at host pc %#llx, address %p\n", sig,
-                   static_cast<unsigned long long>(uc->uc_mcontext.gregs[REG_RIP]), si->si_addr);
+  char msg[256];
+  const greg_t* g = uc->uc_mcontext.gregs;
+  int n = snprintf(msg, sizeof msg,
+                   "transvisor: internal error: signal %d at host pc %#llx, address %p (last block entered at guest "
+                   "EIP %#x; rsp %#llx r13 %#llx r14 %#llx)\n",
+                   sig, static_cast<unsigned long long>(g[REG_RIP]), si->si_addr,
+                   g_runtime ? g_runtime->last_entered_eip() : 0u, static_cast<unsigned long long>(g[REG_RSP]),
+                   static_cast<unsigned long long>(g[REG_R13]), static_cast<unsigned long long>(g[REG_R14]));
   if (write(STDERR_FILENO, msg, size_t(n)) < 0) {
   }
   signal(sig, SIG_DFL);

@@ -281,6 +281,7 @@ VcpuExit BtRuntime::run() {
     }
     cpu.exit_reason = uint32_t(ExitReason::kBranch);
     cpu.exit_slot = nullptr;
+    last_entered_eip_ = block->eip;
     auto reason = ExitReason(tv_bt_enter(&cpu, block->host));
     if (single) {
       cache_->retire(block);

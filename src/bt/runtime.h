@@ -81,6 +81,8 @@ class BtRuntime final : public Backend {
   bool exit_requested() const { return exit_requested_.load(std::memory_order_relaxed); }
   // Set when a callout wrote to a frame holding translated code.
   bool take_code_written() { return std::exchange(code_written_, false); }
+  // For crash reports: the guest EIP of the block the dispatcher entered last.
+  uint32_t last_entered_eip() const { return last_entered_eip_; }
 
  private:
   Block* find_block(uint32_t eip);
@@ -109,6 +111,7 @@ class BtRuntime final : public Backend {
   PendingFault pending_;
   std::optional<std::string> fatal_;
   bool code_written_ = false;
+  uint32_t last_entered_eip_ = 0;
 };
 
 }  // namespace tv::bt

@@ -271,6 +271,8 @@ Flow BlockBuilder::translate(const Insn& i) {
     return Flow::kEnd;
   }
   if (translate_string(i)) return Flow::kContinue;
+  if (i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR32 || i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR64)
+    return Flow::kContinue;  // a NOP without CET
   if (const CalloutInfo* info = find_callout(i.d, i.ops)) {
     callout(i, *info);
     if (!info->ends_block) return Flow::kContinue;

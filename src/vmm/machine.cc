@@ -89,9 +89,10 @@ void Machine::add_devices() {
   pio_.insert(0x70, 2, rtc_);
   timed_.push_back(rtc_.get());
 
-  auto i8042 = std::make_shared<dev::I8042>(*this, *pic_);
-  pio_.insert(0x60, 1, i8042->data_port());
-  pio_.insert(0x64, 1, i8042->command_port());
+  // The port facades refer back to the controller: the machine keeps it.
+  i8042_ = std::make_shared<dev::I8042>(*this, *pic_);
+  pio_.insert(0x60, 1, i8042_->data_port());
+  pio_.insert(0x64, 1, i8042_->command_port());
   pio_.insert(0x92, 1, std::make_shared<dev::ResetPort92>(*this));
   pio_.insert(0x80, 1, std::make_shared<dev::PostPort80>());
   pio_.insert(0xF4, 4, std::make_shared<dev::DebugExit>(*this));

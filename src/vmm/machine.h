@@ -28,6 +28,7 @@ class PicPair;
 class Uart16550;
 class Pit8254;
 class Rtc;
+class I8042;
 }  // namespace dev
 
 struct MachineExit {
@@ -93,6 +94,7 @@ class Machine final : public dev::MachineControl {
   std::shared_ptr<dev::Uart16550> uart_;
   std::shared_ptr<dev::Pit8254> pit_;
   std::shared_ptr<dev::Rtc> rtc_;
+  std::shared_ptr<dev::I8042> i8042_;
   std::vector<dev::TimedDevice*> timed_;
   std::unique_ptr<Backend> backend_;
   BootState boot_;
