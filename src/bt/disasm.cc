@@ -12,10 +12,18 @@ std::string disassemble_guest(const Block& block, LinearMemory& memory) {
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
   ZydisFormatter fmt;
   ZydisFormatterInit(&fmt, ZYDIS_FORMATTER_STYLE_INTEL);
+  // Read the code through the frames the block was translated from: the
+  // current page tables may map its linear address elsewhere, or not at all.
+  auto byte_at = [&](uint32_t k) -> uint8_t {
+    uint64_t off = (block.phys & 0xFFF) + k;
+    uint64_t frame = off < 4096 ? block.pages[0] : block.pages[1];
+    const uint8_t* p = frame == ~0ull ? nullptr : memory.ram().host(GuestPhys{frame + (off & 0xFFF)});
+    return p ? *p : 0xFF;
+  };
   uint32_t eip = block.eip;
   for (uint32_t n = 0; n < block.insn_count; ++n) {
     uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
-    memory.copy_in(eip, buf, sizeof buf);
+    for (uint32_t k = 0; k < sizeof buf; ++k) buf[k] = byte_at(eip - block.eip + k);
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
     if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, buf, sizeof buf, &insn, ops))) {

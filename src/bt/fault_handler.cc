@@ -11,6 +11,7 @@
 
 #include "bt/mmio_emulation.h"
 #include "bt/runtime.h"
+#include "vmm/terminal.h"
 #include "vmm/machine.h"
 
 extern "C" void tv_bt_exit_saved();
@@ -30,6 +31,7 @@ constexpr int kSignals[] = {SIGSEGV, SIGFPE, SIGILL, SIGBUS};
                    sig, static_cast<unsigned long long>(g[REG_RIP]), si->si_addr,
                    g_runtime ? g_runtime->last_entered_eip() : 0u, static_cast<unsigned long long>(g[REG_RSP]),
                    static_cast<unsigned long long>(g[REG_R13]), static_cast<unsigned long long>(g[REG_R14]));
+  restore_terminal();
   if (write(STDERR_FILENO, msg, size_t(n)) < 0) {
   }
   signal(sig, SIG_DFL);

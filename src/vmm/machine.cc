@@ -26,6 +26,7 @@
 #include "vmm/linux_loader.h"
 #include "vmm/log.h"
 #include "vmm/multiboot.h"
+#include "vmm/terminal.h"
 
 namespace tv {
 namespace {
@@ -235,6 +236,7 @@ void Machine::flush_output() {
 
 void Machine::feed_uart() {
   std::lock_guard lock(input_mutex_);
+  if (quit_requested_ && !stop_) stop_ = MachineExit{0, "quit from the terminal (Ctrl-A x)"};
   while (!input_.empty() && uart_->rx_space() > 0) {
     uart_->receive(input_.front());
     input_.pop_front();
@@ -244,6 +246,7 @@ void Machine::feed_uart() {
 void Machine::start_input_thread() {
   input_stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (input_stop_fd_ < 0) throw Error(errno_message("eventfd"));
+  terminal_ = std::make_unique<Terminal>();
   input_thread_ = std::thread([this] {
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {input_stop_fd_, POLLIN, 0}};
     for (;;) {
@@ -255,10 +258,13 @@ void Machine::start_input_thread() {
       uint8_t buf[256];
       ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
       if (n <= 0) return;  // EOF or stdin unusable: the guest just gets no input
+      bool quit = false;
+      auto bytes = terminal_->filter(buf, size_t(n), quit);
       {
         std::lock_guard lock(input_mutex_);
-        input_.insert(input_.end(), buf, buf + n);
+        input_.insert(input_.end(), bytes.begin(), bytes.end());
         input_pending_ = true;
+        if (quit) quit_requested_ = true;
       }
       input_cv_.notify_one();
       pthread_kill(vcpu_thread_, kKickSignal);
@@ -272,6 +278,7 @@ void Machine::stop_input_thread() {
   if (::write(input_stop_fd_, &one, sizeof one) < 0) log::get("vmm")->warn("input thread stop failed");
   input_thread_.join();
   close(input_stop_fd_);
+  terminal_.reset();
 }
 
 std::string Machine::profile_report() const {

@@ -23,6 +23,8 @@
 
 namespace tv {
 
+class Terminal;
+
 namespace dev {
 class PicPair;
 class Uart16550;
@@ -110,6 +112,8 @@ class Machine final : public dev::MachineControl {
   std::deque<uint8_t> input_;
   bool input_pending_ = false;
   std::thread input_thread_;
+  std::unique_ptr<Terminal> terminal_;
+  bool quit_requested_ = false;  // Ctrl-A x; guarded by input_mutex_
   int input_stop_fd_ = -1;
 
   void* timer_ = nullptr;  // timer_t (kernel ids start at 0, hence the flag)

@@ -124,5 +124,7 @@ int main(int argc, char** argv) {
     return fail(e.what());
   } catch (const std::exception& e) {
     return fail(std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail("internal error: unexpected exception");
   }
 }
