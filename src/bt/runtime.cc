@@ -122,9 +122,12 @@ void BtRuntime::paging_changed(bool cr3_written) {
   p.pse = cpu.cr4 & (1u << 4);
   p.pge = cpu.cr4 & (1u << 7);
   p.wp = cpu.cr0 & (1u << 16);
-  // A CR3 write flushes the TLB even when the value does not change.
-  if (p == mmu_.paging() && cr3_written) mmu_.flush_all();
-  mmu_.set_paging(p);
+  // A CR3 write flushes the non-global TLB entries, even when the value
+  // does not change; anything else that changed flushes everything.
+  mmu::PagingState same_but_cr3 = mmu_.paging();
+  same_but_cr3.cr3 = p.cr3;
+  if (cr3_written && p == same_but_cr3) mmu_.switch_cr3(p.cr3);
+  else mmu_.set_paging(p);
   cache_->jump_cache_clear();
   mode_dirty_ = true;
 }

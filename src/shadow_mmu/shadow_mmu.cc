@@ -30,6 +30,7 @@ void ShadowMmu::map_open_bus(View v, uint32_t linear) {
   if (!paging_.enabled) return;  // identity views are rebuilt whole on a flush
   frame_of_[key(v, page)] = kOpenBusFrame;
   mappings_of_[kOpenBusFrame].push_back(key(v, page));
+  ++nonglobal_in_region_[size_t(v)][page >> 22];
 }
 
 void ShadowMmu::identity_views() {
@@ -65,6 +66,9 @@ void ShadowMmu::flush_all() {
   frame_of_.clear();
   mappings_of_.clear();
   large_regions_.clear();
+  global_.clear();
+  for (auto* counts : {&nonglobal_in_region_, &global_in_region_})
+    for (auto& view : *counts) view.fill(0);
   sup_.unmap_all();
   user_.unmap_all();
   if (!paging_.enabled) identity_views();
@@ -73,6 +77,8 @@ void ShadowMmu::flush_all() {
 void ShadowMmu::forget(View v, uint32_t page) {
   auto it = frame_of_.find(key(v, page));
   if (it == frame_of_.end()) return;
+  auto& counts = global_.erase(key(v, page)) ? global_in_region_ : nonglobal_in_region_;
+  --counts[size_t(v)][page >> 22];
   auto& list = mappings_of_[it->second];
   list.erase(std::remove(list.begin(), list.end(), key(v, page)), list.end());
   if (list.empty()) mappings_of_.erase(it->second);
@@ -95,12 +101,40 @@ void ShadowMmu::invalidate_page(uint32_t linear) {
   }
 }
 
-bool ShadowMmu::map(View v, uint32_t page, uint64_t frame, bool writable) {
+bool ShadowMmu::map(View v, uint32_t page, uint64_t frame, bool writable, bool global) {
   forget(v, page);
   if (!window(v).map_page(page, frame, writable)) return false;
   frame_of_[key(v, page)] = frame;
   mappings_of_[frame].push_back(key(v, page));
+  if (global) global_.insert(key(v, page));
+  ++(global ? global_in_region_ : nonglobal_in_region_)[size_t(v)][page >> 22];
   return true;
+}
+
+void ShadowMmu::drop_region(View v, uint32_t region) {
+  uint32_t first = region << 22;
+  bool whole = global_in_region_[size_t(v)][region] == 0;
+  if (whole) window(v).unmap_range(first, 1u << 22);
+  for (uint32_t i = 0; i < 1024 && nonglobal_in_region_[size_t(v)][region]; ++i) {
+    uint32_t page = first + i * 0x1000;
+    uint64_t k = key(v, page);
+    if (!frame_of_.count(k) || global_.count(k)) continue;
+    if (!whole) window(v).unmap_page(page);
+    forget(v, page);
+  }
+}
+
+void ShadowMmu::switch_cr3(uint32_t cr3) {
+  paging_.cr3 = cr3;
+  ++stats_.cr3_switches;
+  if (!paging_.enabled || !paging_.pge) {
+    flush_all();
+    return;
+  }
+  clear_tlb();
+  for (View v : {View::kSupervisor, View::kUser})
+    for (uint32_t r = 0; r < 1024; ++r)
+      if (nonglobal_in_region_[size_t(v)][r]) drop_region(v, r);
 }
 
 FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
@@ -122,10 +156,11 @@ FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
   bool writable = t.writable && t.dirty && !traced(frame);
   ++stats_.hidden_faults;
   if (t.page_size != 0x1000) large_regions_.insert(linear >> 22);
-  if (!map(v, linear & ~0xFFFu, frame, writable)) {
+  bool global = t.global && paging_.pge;
+  if (!map(v, linear & ~0xFFFu, frame, writable, global)) {
     ++stats_.enomem_flushes;
     flush_all();
-    map(v, linear & ~0xFFFu, frame, writable);
+    map(v, linear & ~0xFFFu, frame, writable, global);
   }
   return {FaultOutcome::Kind::kRetry, 0, 0};
 }

@@ -43,6 +43,7 @@ struct FaultOutcome {
 struct MmuStats {
   uint64_t hidden_faults = 0, guest_page_faults = 0, flushes = 0, invlpgs = 0, enomem_flushes = 0;
   uint64_t protections = 0;  // mappings made read-only for code tracing
+  uint64_t cr3_switches = 0;
 };
 
 class ShadowMmu {
@@ -58,6 +59,9 @@ class ShadowMmu {
   // CR0.PG/CR3/CR4.PSE/CR0.WP changed: every mapping goes.
   void set_paging(const PagingState& p);
   void flush_all();
+  // A CR3 write: drops every mapping except those of global pages when
+  // CR4.PGE is on (SDM Vol. 3A 4.10.4.1), 4 MiB region by region.
+  void switch_cr3(uint32_t cr3);
   void invalidate_page(uint32_t linear);
 
   // A host fault at `linear` in view `v` (write: the host error code's W bit).
@@ -111,7 +115,8 @@ class ShadowMmu {
   }
 
   static uint64_t key(View v, uint32_t page) { return (uint64_t(v) << 32) | page; }
-  bool map(View v, uint32_t page, uint64_t frame, bool writable);
+  bool map(View v, uint32_t page, uint64_t frame, bool writable, bool global = false);
+  void drop_region(View v, uint32_t region);
   void forget(View v, uint32_t page);
   void identity_views();
 
@@ -127,6 +132,10 @@ class ShadowMmu {
   // INVLPG of any address in such a region drops the whole region, as it
   // drops the large TLB entry.
   std::unordered_set<uint32_t> large_regions_;
+  // Mappings made from global PTEs, and per-view counts of the other kind
+  // and of global ones in each 4 MiB region, for switch_cr3().
+  std::unordered_set<uint64_t> global_;
+  std::array<std::array<uint16_t, 1024>, 2> nonglobal_in_region_{}, global_in_region_{};
   MmuStats stats_;
   std::array<std::array<TlbEntry, kTlbSize>, 2> tlb_{};  // [user]
 };

@@ -73,6 +73,11 @@ void ShadowWindow::unmap_page(uint32_t linear) {
   mmap(base_ + (linear & ~0xFFFu), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
+void ShadowWindow::unmap_range(uint32_t linear, uint32_t bytes) {
+  // SAFETY: returns a page-aligned range of our window to PROT_NONE.
+  mmap(base_ + linear, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
 void ShadowWindow::unmap_all() {
   // SAFETY: returns the whole window (not the guards) to PROT_NONE.
   mmap(base_, kSpan, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);

@@ -53,6 +53,7 @@ class ShadowWindow {
   bool map_foreign_page(uint32_t linear, int fd);
   bool protect_page(uint32_t linear, bool writable);
   void unmap_page(uint32_t linear);
+  void unmap_range(uint32_t linear, uint32_t bytes);
   // Drops every mapping: one mmap over the whole span.
   void unmap_all();
 
