@@ -57,12 +57,26 @@ Block* CodeCache::block_at_host(const uint8_t* host_pc) const {
   return host_pc < b->host + b->host_len ? b : nullptr;
 }
 
-void CodeCache::chain(ExitSlot* slot, Block* target) {
+void CodeCache::chain(ExitSlot* slot, Block* target, bool cross_page) {
   if (slot->chained_to || !slot->block->valid || !target->valid) return;
   CodeWriter::patch_rel32(slot->jmp_field, target->host);
   slot->chained_to = target;
   target->incoming.push_back(slot);
+  if (cross_page) cross_page_.push_back(slot);
   ++stats_.chains;
+}
+
+void CodeCache::unchain_cross_page() {
+  for (ExitSlot* slot : cross_page_) {
+    Block* target = slot->chained_to;
+    if (!target) continue;  // already undone (invalidation)
+    CodeWriter::patch_rel32(slot->jmp_field, slot->stub);
+    slot->chained_to = nullptr;
+    auto& in = target->incoming;
+    in.erase(std::remove(in.begin(), in.end(), slot), in.end());
+    ++stats_.unchains;
+  }
+  cross_page_.clear();
 }
 
 void CodeCache::unchain_incoming(Block* b) {
@@ -156,6 +170,7 @@ void CodeCache::retire(Block* b) {
 std::vector<uint64_t> CodeCache::flush() {
   std::vector<uint64_t> frames;
   for (const auto& [frame, set] : by_page_) frames.push_back(frame);
+  cross_page_.clear();
   blocks_.clear();
   graveyard_.clear();
   by_host_.clear();

@@ -92,7 +92,11 @@ class CodeCache {
   Block* insert(std::unique_ptr<Block> block, uint8_t* code_end);
   Block* block_at_host(const uint8_t* host_pc) const;
 
-  void chain(ExitSlot* slot, Block* target);
+  // Patches `slot` to jump to `target`. A jump to another page is only
+  // valid while the linear mappings do not change: those are remembered
+  // and undone by unchain_cross_page() (CR3 writes, INVLPG).
+  void chain(ExitSlot* slot, Block* target, bool cross_page = false);
+  void unchain_cross_page();
   void jump_cache_put(const Block* block);
   // Empties both tables; only the entries filled since the last clear are
   // touched, so this is cheap enough for every CR3 write.
@@ -138,7 +142,8 @@ class CodeCache {
   std::unordered_multimap<uint64_t, Block*> by_key_;
   std::unordered_map<uint64_t, std::unordered_set<Block*>> by_page_;
   std::vector<std::unique_ptr<Block>> graveyard_;
-  std::unique_ptr<Block> scratch_block_;  // invalidated, code may still be running
+  std::unique_ptr<Block> scratch_block_;
+  std::vector<ExitSlot*> cross_page_;  // invalidated, code may still be running
 };
 
 }  // namespace tv::bt

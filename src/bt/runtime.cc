@@ -129,12 +129,14 @@ void BtRuntime::paging_changed(bool cr3_written) {
   if (cr3_written && p == same_but_cr3) mmu_.switch_cr3(p.cr3);
   else mmu_.set_paging(p);
   cache_->jump_cache_clear();
+  cache_->unchain_cross_page();
   mode_dirty_ = true;
 }
 
 void BtRuntime::invalidate_linear(uint32_t linear) {
   mmu_.invalidate_page(linear);
   cache_->jump_cache_clear();
+  cache_->unchain_cross_page();
 }
 
 void BtRuntime::note_write(uint64_t frame) {
@@ -272,10 +274,11 @@ VcpuExit BtRuntime::run() {
     single_step_next_ = false;
     if (stats_.flushes != flushes) last_slot = nullptr;  // its block is gone
     if (last_slot && !single && last_slot->chainable) {
-      // With paging only a jump within one page may be chained (QEMU's
-      // rule), and not into a block that runs into the next page.
+      // With paging, a jump to another page (or into a block that runs
+      // into the next page) holds only while the mappings do: such chains
+      // are undone on every CR3 write and INVLPG.
       bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0 && block->pages[1] == ~0ull;
-      if (same_page || !(mode_ & Mode::kPaging)) cache_->chain(last_slot, block);
+      cache_->chain(last_slot, block, !same_page && (mode_ & Mode::kPaging));
     }
     last_slot = nullptr;
     if (cache_->miss_stub() && !single && block->mode == mode_) {
