@@ -13,7 +13,10 @@
 #define CS_EXIT_REASON 0x40
 #define CS_HOST_MXCSR 0x44
 #define CS_HOST_FCW 0x48
+#define CS_X87_DIRTY 0x4b
 #define CS_FPU 0x80
+#define CS_FPU_MXCSR (CS_FPU + 24)
+#define CS_FPU_XMM (CS_FPU + 160)
 
 .macro SAVE_GUEST_GPRS
   movl %eax, 0x00(%r15)
@@ -48,6 +51,34 @@
   cld
 .endm
 
+/* The SSE half of the guest FP state (XMM0-7 and MXCSR; a 32-bit guest
+ * has no XMM8-15), kept in place in the fxsave image. */
+.macro SAVE_GUEST_SSE
+  movups %xmm0, CS_FPU_XMM + 0x00(%r15)
+  movups %xmm1, CS_FPU_XMM + 0x10(%r15)
+  movups %xmm2, CS_FPU_XMM + 0x20(%r15)
+  movups %xmm3, CS_FPU_XMM + 0x30(%r15)
+  movups %xmm4, CS_FPU_XMM + 0x40(%r15)
+  movups %xmm5, CS_FPU_XMM + 0x50(%r15)
+  movups %xmm6, CS_FPU_XMM + 0x60(%r15)
+  movups %xmm7, CS_FPU_XMM + 0x70(%r15)
+  stmxcsr CS_FPU_MXCSR(%r15)
+  ldmxcsr CS_HOST_MXCSR(%r15)
+  cld
+.endm
+
+.macro LOAD_GUEST_SSE
+  movups CS_FPU_XMM + 0x00(%r15), %xmm0
+  movups CS_FPU_XMM + 0x10(%r15), %xmm1
+  movups CS_FPU_XMM + 0x20(%r15), %xmm2
+  movups CS_FPU_XMM + 0x30(%r15), %xmm3
+  movups CS_FPU_XMM + 0x40(%r15), %xmm4
+  movups CS_FPU_XMM + 0x50(%r15), %xmm5
+  movups CS_FPU_XMM + 0x60(%r15), %xmm6
+  movups CS_FPU_XMM + 0x70(%r15), %xmm7
+  ldmxcsr CS_FPU_MXCSR(%r15)
+.endm
+
   .text
 
 /* uint32_t tv_bt_enter(CpuState* cpu, const void* code) */
@@ -67,6 +98,7 @@ tv_bt_enter:
   stmxcsr CS_HOST_MXCSR(%r15)
   fnstcw CS_HOST_FCW(%r15)
   fxrstor64 CS_FPU(%r15)
+  movb $0, CS_X87_DIRTY(%r15)
   pushq CS_HOST_FLAGS(%r15)
   popfq
   LOAD_GUEST_GPRS
@@ -104,13 +136,45 @@ return_to_host:
 
 /* Called from translated code with R14 = the CalloutSite. Saves the guest
  * state, runs tv_bt_callout_entry(cpu, site) on the host stack, and either
- * returns into the block (0) or leaves translated code (non-zero). */
+ * returns into the block (0) or leaves translated code (non-zero).
+ *
+ * When no x87/MMX instruction ran since the last full save (x87_dirty is
+ * clear; translated code sets it before such instructions), the x87 part of
+ * the image is still current and only XMM0-7 and MXCSR are saved, provided
+ * the x87 unit is as the host ABI wants it: the host's control word, an
+ * empty register stack and no pending exception (C++ may use x87 too). */
   .globl tv_bt_callout
   .type tv_bt_callout, @function
 tv_bt_callout:
   SAVE_GUEST_GPRS
   pushfq
   popq CS_HOST_FLAGS(%r15)
+  cmpb $0, CS_X87_DIRTY(%r15)
+  jne full_callout
+  movzwl CS_FPU(%r15), %eax       /* FCW */
+  cmpw CS_HOST_FCW(%r15), %ax
+  jne full_callout
+  cmpb $0, CS_FPU + 4(%r15)       /* abridged tag word: all empty */
+  jne full_callout
+  testb $0x80, CS_FPU + 2(%r15)   /* FSW.ES: an exception pending */
+  jnz full_callout
+  SAVE_GUEST_SSE
+  subq $8, %rsp
+  movq %r15, %rdi
+  movq %r14, %rsi
+  call tv_bt_callout_entry
+  addq $8, %rsp
+  testl %eax, %eax
+  jnz leave_after_sse_save
+  LOAD_GUEST_SSE
+  pushq CS_HOST_FLAGS(%r15)
+  popfq
+  LOAD_GUEST_GPRS
+  ret
+leave_after_sse_save:
+  fldcw CS_HOST_FCW(%r15)   /* the image holds the guest's; the host gets its own back */
+  jmp return_to_host
+full_callout:
   SWITCH_FP_TO_HOST
   subq $8, %rsp
   movq %r15, %rdi
@@ -120,6 +184,7 @@ tv_bt_callout:
   testl %eax, %eax
   jnz return_to_host
   fxrstor64 CS_FPU(%r15)
+  movb $0, CS_X87_DIRTY(%r15)
   pushq CS_HOST_FLAGS(%r15)
   popfq
   LOAD_GUEST_GPRS

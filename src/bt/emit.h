@@ -13,7 +13,7 @@
 namespace tv::bt {
 
 // CpuState offsets as disp8 values for the fixed sequences.
-constexpr uint8_t kOffEip = 0x20, kOffExitSlot = 0x38, kOffExitReason = 0x40, kOffVif = 0x4a,
+constexpr uint8_t kOffEip = 0x20, kOffExitSlot = 0x38, kOffExitReason = 0x40, kOffVif = 0x4a, kOffX87Dirty = 0x4b,
                   kOffCalloutThunk = 0x50, kOffExitThunk = 0x58;
 
 // How guest memory operands reach the window.
@@ -34,6 +34,7 @@ struct Emit {
   void mov_r14_imm64(uint64_t v) { w.bytes({0x49, 0xBE}); w.u64(v); }
   void store_r14_exit_slot() { w.bytes({0x4D, 0x89, 0x77, kOffExitSlot}); }
   void set_vif(uint8_t v) { w.bytes({0x41, 0xC6, 0x47, kOffVif, v}); }
+  void mark_x87_dirty() { w.bytes({0x41, 0xC6, 0x47, kOffX87Dirty, 1}); }
   // lea r12d, [r12 + disp]: ESP adjustment without touching flags.
   void adjust_esp(int32_t disp);
   // A sync exit: leave translated code with cpu.eip = eip, no chaining.

@@ -220,6 +220,7 @@ class BlockBuilder {
     std::memcpy(site->ops, i.ops, sizeof i.ops);
     e_.mov_r14_imm64(reinterpret_cast<uint64_t>(site.get()));
     e_.call_callout_thunk();
+    x87_marked_ = false;  // a full-save callout clears cpu.x87_dirty
     block_->callouts.push_back(std::move(site));
   }
   void emit_raise(uint32_t eip, const CalloutInfo& info) {
@@ -238,6 +239,7 @@ class BlockBuilder {
   Emit e_;
   SegMode seg_;
   bool unchainable_ = false;  // exits of the current instruction go to the dispatcher
+  bool x87_marked_ = false;   // this block already set cpu.x87_dirty
   ZydisDecoder decoder_;
   std::unique_ptr<Block> block_;
 };
@@ -264,7 +266,32 @@ uint8_t fpu_trap(const ZydisDecodedInstruction& d, uint32_t mode) {
   }
 }
 
+// True if the instruction touches the x87/MMX registers, which the fast
+// callout path does not save.
+bool touches_x87(const Insn& i) {
+  switch (i.d.meta.isa_set) {
+    case ZYDIS_ISA_SET_X87:
+    case ZYDIS_ISA_SET_FCMOV:
+    case ZYDIS_ISA_SET_PENTIUMMMX:
+    case ZYDIS_ISA_SET_SSE2MMX:
+    case ZYDIS_ISA_SET_FXSAVE:
+      return true;
+    default:
+      break;
+  }
+  for (unsigned k = 0; k < i.d.operand_count; ++k)
+    if (i.ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+      auto c = ZydisRegisterGetClass(i.ops[k].reg.value);
+      if (c == ZYDIS_REGCLASS_MMX || c == ZYDIS_REGCLASS_X87) return true;
+    }
+  return false;
+}
+
 Flow BlockBuilder::translate(const Insn& i) {
+  if (!x87_marked_ && touches_x87(i)) {
+    e_.mark_x87_dirty();
+    x87_marked_ = true;
+  }
   if (uint8_t vector = fpu_trap(i.d, req_.mode)) {
     callout(i, vector == kNM ? raise_nm_callout() : raise_ud_callout());
     e_.sync_exit(i.eip);
