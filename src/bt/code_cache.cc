@@ -62,21 +62,44 @@ void CodeCache::chain(ExitSlot* slot, Block* target, bool cross_page) {
   CodeWriter::patch_rel32(slot->jmp_field, target->host);
   slot->chained_to = target;
   target->incoming.push_back(slot);
-  if (cross_page) cross_page_.push_back(slot);
+  if (cross_page) {
+    auto& by_page = cross_page_[target->global];
+    by_page[target->linear_page].push_back(slot);
+    if (target->pages[1] != ~0ull) by_page[target->linear_page + 0x1000].push_back(slot);
+  }
   ++stats_.chains;
 }
 
+void CodeCache::unchain(ExitSlot* slot) {
+  Block* target = slot->chained_to;
+  if (!target) return;  // already undone (invalidation, or listed twice)
+  CodeWriter::patch_rel32(slot->jmp_field, slot->stub);
+  slot->chained_to = nullptr;
+  auto& in = target->incoming;
+  in.erase(std::remove(in.begin(), in.end(), slot), in.end());
+  ++stats_.unchains;
+}
+
 void CodeCache::unchain_cross_page() {
-  for (ExitSlot* slot : cross_page_) {
-    Block* target = slot->chained_to;
-    if (!target) continue;  // already undone (invalidation)
-    CodeWriter::patch_rel32(slot->jmp_field, slot->stub);
-    slot->chained_to = nullptr;
-    auto& in = target->incoming;
-    in.erase(std::remove(in.begin(), in.end(), slot), in.end());
-    ++stats_.unchains;
+  unchain_cross_page_nonglobal();
+  for (auto& [page, slots] : cross_page_[1])
+    for (ExitSlot* slot : slots) unchain(slot);
+  cross_page_[1].clear();
+}
+
+void CodeCache::unchain_cross_page_nonglobal() {
+  for (auto& [page, slots] : cross_page_[0])
+    for (ExitSlot* slot : slots) unchain(slot);
+  cross_page_[0].clear();
+}
+
+void CodeCache::unchain_cross_page_into(uint32_t linear_page) {
+  for (auto& by_page : cross_page_) {
+    auto it = by_page.find(linear_page);
+    if (it == by_page.end()) continue;
+    for (ExitSlot* slot : it->second) unchain(slot);
+    by_page.erase(it);
   }
-  cross_page_.clear();
 }
 
 void CodeCache::unchain_incoming(Block* b) {
@@ -101,7 +124,7 @@ void CodeCache::unchain_outgoing(Block* b) {
 void CodeCache::jump_cache_put(const Block* b) {
   unsigned t = table_of(b), index = b->eip & (kJumpCacheSize - 1);
   JumpCacheEntry& e = jump_cache_[t][index];
-  if (e.host == reinterpret_cast<uint64_t>(miss_stub_)) jump_cache_used_[t].push_back(index);
+  if (e.host == reinterpret_cast<uint64_t>(miss_stub_)) jump_cache_used_[t][b->global].push_back(index);
   e.neg_eip = uint32_t(0u - b->eip);
   e.host = reinterpret_cast<uint64_t>(b->host);
 }
@@ -117,11 +140,30 @@ void CodeCache::jump_cache_clear() {
     if (!jump_cache_cleared_) {
       for (unsigned i = 0; i < kJumpCacheSize; ++i) jump_cache_[t][i] = empty;
     } else {
-      for (uint32_t i : jump_cache_used_[t]) jump_cache_[t][i] = empty;
+      for (auto& used : jump_cache_used_[t])
+        for (uint32_t i : used) jump_cache_[t][i] = empty;
     }
-    jump_cache_used_[t].clear();
+    for (auto& used : jump_cache_used_[t]) used.clear();
   }
   jump_cache_cleared_ = true;
+}
+
+void CodeCache::jump_cache_clear_nonglobal() {
+  const JumpCacheEntry empty{0, 0, reinterpret_cast<uint64_t>(miss_stub_)};
+  for (unsigned t = 0; t < 2; ++t) {
+    for (uint32_t i : jump_cache_used_[t][0]) jump_cache_[t][i] = empty;
+    jump_cache_used_[t][0].clear();
+  }
+}
+
+void CodeCache::jump_cache_drop_page(uint32_t eip_page) {
+  const uint64_t miss = reinterpret_cast<uint64_t>(miss_stub_);
+  for (unsigned t = 0; t < 2; ++t)
+    for (uint32_t k = 0; k < 0x1000; ++k) {
+      uint32_t eip = eip_page + k;
+      JumpCacheEntry& e = jump_cache_[t][eip & (kJumpCacheSize - 1)];
+      if (e.host != miss && e.neg_eip == uint32_t(0u - eip)) e.host = miss;
+    }
 }
 
 unsigned CodeCache::invalidate_page(uint64_t frame) {
@@ -170,7 +212,7 @@ void CodeCache::retire(Block* b) {
 std::vector<uint64_t> CodeCache::flush() {
   std::vector<uint64_t> frames;
   for (const auto& [frame, set] : by_page_) frames.push_back(frame);
-  cross_page_.clear();
+  for (auto& by_page : cross_page_) by_page.clear();
   blocks_.clear();
   graveyard_.clear();
   by_host_.clear();

@@ -42,6 +42,10 @@ struct Block {
   uint32_t host_len = 0;
   uint32_t insn_count = 0;
   bool valid = true;
+  // With paging: the linear page of eip, and whether every page the block
+  // was fetched through is global (its lookups and chains survive CR3 writes).
+  uint32_t linear_page = 0;
+  bool global = false;
   uint64_t exec_count = 0;  // with --profile
   ExitSlot exits[2];
   unsigned num_exits = 0;
@@ -96,11 +100,19 @@ class CodeCache {
   // valid while the linear mappings do not change: those are remembered
   // and undone by unchain_cross_page() (CR3 writes, INVLPG).
   void chain(ExitSlot* slot, Block* target, bool cross_page = false);
+  // Undoes cross-page chains: all, those into non-global blocks (a CR3
+  // write with CR4.PGE), or those into one linear page (INVLPG).
   void unchain_cross_page();
+  void unchain_cross_page_nonglobal();
+  void unchain_cross_page_into(uint32_t linear_page);
   void jump_cache_put(const Block* block);
   // Empties both tables; only the entries filled since the last clear are
   // touched, so this is cheap enough for every CR3 write.
   void jump_cache_clear();
+  // Drops entries of non-global blocks (a CR3 write with CR4.PGE), or the
+  // entries for the EIPs of one page (INVLPG; `eip_page` = linear - CS base).
+  void jump_cache_clear_nonglobal();
+  void jump_cache_drop_page(uint32_t eip_page);
 
   bool page_has_code(uint64_t frame) const { return by_page_.count(frame) != 0; }
   // Invalidates every block with code in `frame`; returns how many.
@@ -133,7 +145,7 @@ class CodeCache {
   static constexpr size_t kScratchBytes = 4096;
   uint8_t* scratch_ = nullptr;
   JumpCacheEntry* jump_cache_[2];
-  std::vector<uint32_t> jump_cache_used_[2];
+  std::vector<uint32_t> jump_cache_used_[2][2];  // [table][block is global]
   bool jump_cache_cleared_ = false;  // the first clear writes every entry
   static unsigned table_of(const Block* b) { return ((b->mode >> 3) & 3) == 3 ? 1 : 0; }
   Stats& stats_;
@@ -143,7 +155,9 @@ class CodeCache {
   std::unordered_map<uint64_t, std::unordered_set<Block*>> by_page_;
   std::vector<std::unique_ptr<Block>> graveyard_;
   std::unique_ptr<Block> scratch_block_;
-  std::vector<ExitSlot*> cross_page_;  // invalidated, code may still be running
+  // Cross-page chains by the target's linear page, [target is global].
+  std::unordered_map<uint32_t, std::vector<ExitSlot*>> cross_page_[2];
+  void unchain(ExitSlot* slot);  // invalidated, code may still be running
 };
 
 }  // namespace tv::bt

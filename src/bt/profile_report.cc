@@ -56,6 +56,11 @@ void BtRuntime::report_profile(std::string& out) const {
                      s.block_hits, percent(s.block_hits, table_lookups), s.jump_cache_misses);
   out += fmt::format("  chains patched {}, unpatched {}; interrupts {}, exceptions {}, single-steps {}\n",
                      s.chains, s.unchains, s.interrupts, s.exceptions, s.single_steps);
+  const mmu::MmuStats& m = mmu_.stats();
+  out += fmt::format("  shadow MMU: {} hidden faults, {} guest page faults, {} full flushes, {} CR3 switches, "
+                     "{} INVLPGs, {} code-tracing protections, {} ENOMEM flushes\n",
+                     m.hidden_faults, m.guest_page_faults, m.flushes, m.cr3_switches, m.invlpgs, m.protections,
+                     m.enomem_flushes);
   table(out, "exits to the dispatcher by reason", s.exits);
   table(out, "callouts by instruction", s.callouts);
   table(out, "invalidations by cause", s.invalidations);
@@ -89,6 +94,12 @@ void BtRuntime::report_profile_json(JsonWriter& j) const {
   j.end_object();
   j.value("chains", s.chains).value("unchains", s.unchains);
   j.value("interrupts", s.interrupts).value("exceptions", s.exceptions).value("single_steps", s.single_steps);
+  const mmu::MmuStats& m = mmu_.stats();
+  j.begin_object("shadow_mmu");
+  j.value("hidden_faults", m.hidden_faults).value("guest_page_faults", m.guest_page_faults);
+  j.value("full_flushes", m.flushes).value("cr3_switches", m.cr3_switches).value("invlpgs", m.invlpgs);
+  j.value("code_tracing_protections", m.protections).value("enomem_flushes", m.enomem_flushes);
+  j.end_object();
   json_map(j, "exits", s.exits);
   json_map(j, "callouts", s.callouts);
   json_map(j, "invalidations", s.invalidations);

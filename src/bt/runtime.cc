@@ -126,17 +126,31 @@ void BtRuntime::paging_changed(bool cr3_written) {
   // does not change; anything else that changed flushes everything.
   mmu::PagingState same_but_cr3 = mmu_.paging();
   same_but_cr3.cr3 = p.cr3;
-  if (cr3_written && p == same_but_cr3) mmu_.switch_cr3(p.cr3);
-  else mmu_.set_paging(p);
+  if (cr3_written && p == same_but_cr3) {
+    mmu_.switch_cr3(p.cr3);
+    if (p.pge) {  // global pages keep their mappings: their blocks keep their links
+      cache_->jump_cache_clear_nonglobal();
+      cache_->unchain_cross_page_nonglobal();
+      mode_dirty_ = true;
+      return;
+    }
+  } else {
+    mmu_.set_paging(p);
+  }
   cache_->jump_cache_clear();
   cache_->unchain_cross_page();
   mode_dirty_ = true;
 }
 
 void BtRuntime::invalidate_linear(uint32_t linear) {
-  mmu_.invalidate_page(linear);
-  cache_->jump_cache_clear();
-  cache_->unchain_cross_page();
+  if (mmu_.invalidate_page(linear)) {  // a whole 4 MiB region went
+    cache_->jump_cache_clear();
+    cache_->unchain_cross_page();
+    return;
+  }
+  uint32_t page = linear & ~0xFFFu;
+  cache_->jump_cache_drop_page(page - cs_base_);
+  cache_->unchain_cross_page_into(page);
 }
 
 void BtRuntime::note_write(uint64_t frame) {
@@ -165,6 +179,15 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
   }
   for (uint64_t page : block->pages)
     if (page != ~0ull) mmu_.trace_frame(page);
+  block->linear_page = (cs_base_ + eip) & ~0xFFFu;
+  if (mode_ & Mode::kPaging) {
+    bool user = area_.cpu().cpl == 3;
+    auto global = [&](uint32_t lin) {
+      auto t = mmu_.translate(lin, mmu::AccessType::kRead, user, false);
+      return t.ok && t.global && mmu_.paging().pge;
+    };
+    block->global = global(block->linear_page) && (block->pages[1] == ~0ull || global(block->linear_page + 0x1000));
+  }
   Block* b = cache_->insert(std::move(block), end);
   if (auto log = log::get("bt"); log->should_log(spdlog::level::trace))
     log->trace("block {:#x} mode {:#x}:\n{}  ->\n{}", b->eip, b->mode, disassemble_guest(*b, memory_),
@@ -213,7 +236,7 @@ bool BtRuntime::handle_pending_fault() {
     case PendingFault::Kind::kException:
       if (f.event.vector == kPF) {
         area_.cpu().cr2 = uint32_t(f.address);
-        mmu_.invalidate_page(uint32_t(f.address));  // a #PF drops the page (Linux relies on it)
+        invalidate_linear(uint32_t(f.address));  // a #PF drops the page's TLB entry (Linux relies on it)
       }
       return deliver(f.event);
     case PendingFault::Kind::kCodeWrite:
@@ -281,7 +304,10 @@ VcpuExit BtRuntime::run() {
       cache_->chain(last_slot, block, !same_page && (mode_ & Mode::kPaging));
     }
     last_slot = nullptr;
-    if (cache_->miss_stub() && !single && block->mode == mode_) {
+    // (A block running into the next page is revalidated on each lookup,
+    // so with paging it stays out of the jump cache.)
+    bool spans = block->pages[1] != ~0ull && (mode_ & Mode::kPaging);
+    if (cache_->miss_stub() && !single && block->mode == mode_ && !spans) {
       // Indirect branches to this block will now hit the jump cache.
       cache_->jump_cache_put(block);
     }

@@ -85,8 +85,8 @@ void ShadowMmu::forget(View v, uint32_t page) {
   frame_of_.erase(it);
 }
 
-void ShadowMmu::invalidate_page(uint32_t linear) {
-  if (!paging_.enabled) return;
+bool ShadowMmu::invalidate_page(uint32_t linear) {
+  if (!paging_.enabled) return false;
   ++stats_.invlpgs;
   clear_tlb();
   uint32_t first = linear & ~0xFFFu, count = 1;
@@ -99,6 +99,7 @@ void ShadowMmu::invalidate_page(uint32_t linear) {
       forget(v, page);
     }
   }
+  return count > 1;
 }
 
 bool ShadowMmu::map(View v, uint32_t page, uint64_t frame, bool writable, bool global) {

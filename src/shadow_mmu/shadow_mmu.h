@@ -62,7 +62,8 @@ class ShadowMmu {
   // A CR3 write: drops every mapping except those of global pages when
   // CR4.PGE is on (SDM Vol. 3A 4.10.4.1), 4 MiB region by region.
   void switch_cr3(uint32_t cr3);
-  void invalidate_page(uint32_t linear);
+  // Returns true if a whole 4 MiB region was dropped (a large page).
+  bool invalidate_page(uint32_t linear);
 
   // A host fault at `linear` in view `v` (write: the host error code's W bit).
   // Async-signal-safe apart from the bookkeeping maps (the fault handler runs
