@@ -125,6 +125,12 @@ void CodeCache::jump_cache_put(const Block* b) {
   unsigned t = table_of(b), index = b->eip & (kJumpCacheSize - 1);
   JumpCacheEntry& e = jump_cache_[t][index];
   if (e.host == reinterpret_cast<uint64_t>(miss_stub_)) jump_cache_used_[t][b->global].push_back(index);
+  uint32_t page = b->eip >> 12;
+  uint64_t bit = 1ull << (page & 63);
+  if (!(jc_pages_[page >> 6] & bit)) {
+    jc_pages_[page >> 6] |= bit;
+    jc_pages_set_.push_back(page);
+  }
   e.neg_eip = uint32_t(0u - b->eip);
   e.host = reinterpret_cast<uint64_t>(b->host);
 }
@@ -146,6 +152,7 @@ void CodeCache::jump_cache_clear() {
     for (auto& used : jump_cache_used_[t]) used.clear();
   }
   jump_cache_cleared_ = true;
+  jc_pages_reset();
 }
 
 void CodeCache::jump_cache_clear_nonglobal() {
@@ -157,6 +164,10 @@ void CodeCache::jump_cache_clear_nonglobal() {
 }
 
 void CodeCache::jump_cache_drop_page(uint32_t eip_page) {
+  uint32_t page = eip_page >> 12;
+  uint64_t bit = 1ull << (page & 63);
+  if (!(jc_pages_[page >> 6] & bit)) return;
+  jc_pages_[page >> 6] &= ~bit;  // (its entry in jc_pages_set_ stays; harmless)
   const uint64_t miss = reinterpret_cast<uint64_t>(miss_stub_);
   for (unsigned t = 0; t < 2; ++t)
     for (uint32_t k = 0; k < 0x1000; ++k) {

@@ -146,6 +146,14 @@ class CodeCache {
   uint8_t* scratch_ = nullptr;
   JumpCacheEntry* jump_cache_[2];
   std::vector<uint32_t> jump_cache_used_[2][2];  // [table][block is global]
+  // EIP pages (eip >> 12) that may have jump-cache entries, so that
+  // jump_cache_drop_page() skips pages without any (most INVLPGs).
+  std::vector<uint64_t> jc_pages_ = std::vector<uint64_t>(1u << 14);
+  std::vector<uint32_t> jc_pages_set_;
+  void jc_pages_reset() {
+    for (uint32_t p : jc_pages_set_) jc_pages_[p >> 6] = 0;
+    jc_pages_set_.clear();
+  }
   bool jump_cache_cleared_ = false;  // the first clear writes every entry
   static unsigned table_of(const Block* b) { return ((b->mode >> 3) & 3) == 3 ? 1 : 0; }
   Stats& stats_;
