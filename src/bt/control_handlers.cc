@@ -114,6 +114,7 @@ CalloutResult handle_far_ret(BtRuntime& rt, CpuState& cpu, const CalloutSite& si
 CalloutResult handle_iret(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
   iret(cpu, rt.memory(), site.insn.operand_width == 32);
   rt.mode_changed();
+  rt.after_iret();
   return CalloutResult::kExit;
 }
 

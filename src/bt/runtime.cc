@@ -153,6 +153,16 @@ void BtRuntime::invalidate_linear(uint32_t linear) {
   cache_->unchain_cross_page_into(page);
 }
 
+void BtRuntime::after_iret() {
+  // Returning to the instruction that took a #PF: the handler has most
+  // likely fixed the PTE, so map the page now instead of taking a second
+  // host fault for it (the walk decides; a failure is simply ignored).
+  if (!last_pf_.valid || area_.cpu().eip != last_pf_.eip) return;
+  last_pf_.valid = false;
+  auto view = last_pf_.user ? mmu::View::kUser : mmu::View::kSupervisor;
+  mmu_.handle_fault(view, last_pf_.linear, last_pf_.write);
+}
+
 void BtRuntime::note_write(uint64_t frame) {
   if (!cache_->page_has_code(frame)) return;
   invalidate_frame(frame, "helper write");
@@ -237,6 +247,8 @@ bool BtRuntime::handle_pending_fault() {
       if (f.event.vector == kPF) {
         area_.cpu().cr2 = uint32_t(f.address);
         invalidate_linear(uint32_t(f.address));  // a #PF drops the page's TLB entry (Linux relies on it)
+        last_pf_ = {true, uint32_t(f.address), area_.cpu().eip, (f.event.error_code & 2) != 0,
+                    (f.event.error_code & 4) != 0};
       }
       return deliver(f.event);
     case PendingFault::Kind::kCodeWrite:

@@ -66,6 +66,8 @@ class BtRuntime final : public Backend {
   void paging_changed(bool cr3_written = false);
   // INVLPG: drop one linear page from every view and the jump cache.
   void invalidate_linear(uint32_t linear);
+  // IRET finished: pre-map the page of a #PF whose instruction it returns to.
+  void after_iret();
   // Helpers wrote guest memory through the physmap: drop translations of
   // that frame if it holds code.
   void note_write(uint64_t frame);
@@ -112,6 +114,11 @@ class BtRuntime final : public Backend {
   std::optional<std::string> fatal_;
   bool code_written_ = false;
   uint32_t last_entered_eip_ = 0;
+  struct {
+    bool valid;
+    uint32_t linear, eip;
+    bool write, user;
+  } last_pf_{};
 };
 
 }  // namespace tv::bt
