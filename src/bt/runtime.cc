@@ -1,6 +1,9 @@
 #include "bt/runtime.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "bt/disasm.h"
 #include "bt/emit.h"
@@ -56,9 +59,18 @@ BtRuntime::BtRuntime(Machine& machine)
   uint32_t mxcsr = 0x1F80;
   std::memcpy(cpu.fpu + 24, &mxcsr, 4);
   install_fault_handler(this);
+  if (machine.config().perf_map) {
+    // The perf-PID.map convention of JITs: "START SIZE NAME" per line.
+    std::string path = fmt::format("/tmp/perf-{}.map", getpid());
+    perf_map_ = std::fopen(path.c_str(), "w");
+    if (!perf_map_) throw Error(errno_message("cannot write " + path));
+  }
 }
 
-BtRuntime::~BtRuntime() { install_fault_handler(nullptr); }
+BtRuntime::~BtRuntime() {
+  install_fault_handler(nullptr);
+  if (perf_map_) std::fclose(perf_map_);
+}
 
 void BtRuntime::set_boot_state(const BootState& b) {
   CpuState& cpu = area_.cpu();
@@ -199,6 +211,7 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
     block->global = global(block->linear_page) && (block->pages[1] == ~0ull || global(block->linear_page + 0x1000));
   }
   Block* b = cache_->insert(std::move(block), end);
+  if (perf_map_) std::fprintf(perf_map_, "%lx %x tv:%08x\n", reinterpret_cast<unsigned long>(b->host), b->host_len, b->eip);
   if (auto log = log::get("bt"); log->should_log(spdlog::level::trace))
     log->trace("block {:#x} mode {:#x}:\n{}  ->\n{}", b->eip, b->mode, disassemble_guest(*b, memory_),
                disassemble_host(*b));

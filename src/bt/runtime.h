@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,6 +115,7 @@ class BtRuntime final : public Backend {
   std::optional<std::string> fatal_;
   bool code_written_ = false;
   uint32_t last_entered_eip_ = 0;
+  std::FILE* perf_map_ = nullptr;
   struct {
     bool valid;
     uint32_t linear, eip;

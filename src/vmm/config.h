@@ -17,6 +17,7 @@ struct Config {
   uint64_t mem_bytes = 256ull << 20;
   BackendKind backend = BackendKind::kBt;
   bool profile = false;
+  bool perf_map = false;  // write /tmp/perf-PID.map for host perf
   std::string profile_json;
   uint64_t tc_size_bytes = 64ull << 20;
 };

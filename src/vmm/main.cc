@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   run->add_option("--tc-size", tc_size, "translation cache size (bt, default 64M)");
   run->add_flag("--profile", config.profile, "print a profile report at exit");
   run->add_option("--profile-json", config.profile_json, "write the profile as JSON to FILE");
+  run->add_flag("--perf-map", config.perf_map, "bt: name translated blocks for host perf (/tmp/perf-PID.map)");
   run->add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off");
 
   std::string probe_backend = "kvm";
