@@ -47,7 +47,10 @@ struct Block {
   uint32_t linear_page = 0;
   bool global = false;
   uint64_t exec_count = 0;  // with --profile
-  ExitSlot exits[2];
+  // Conditional branches continue the block on their fall-through path, so
+  // a block may have several taken exits plus its final one.
+  static constexpr unsigned kMaxExits = 8;
+  ExitSlot exits[kMaxExits];
   unsigned num_exits = 0;
   std::vector<ExitSlot*> incoming;   // chained jumps into this block
   std::vector<std::pair<uint32_t, uint32_t>> insn_map;  // (host offset, guest eip) per instruction

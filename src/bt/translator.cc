@@ -421,6 +421,9 @@ Flow BlockBuilder::translate_branch(const Insn& i) {
   if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR && direct) {
     ExitSlot* taken = new_slot(branch_target(i));
     taken->jmp_field = w_.jcc(i.d.opcode & 0x0F, w_.cur());
+    // Keep translating the fall-through path in this block while a slot
+    // is left for the block's final exit (the loop ends it at a page end).
+    if (!unchainable_ && block_->num_exits + 2 <= Block::kMaxExits) return Flow::kContinue;
     direct_exit(i.next());
     return Flow::kEnd;
   }
