@@ -12,6 +12,7 @@
 
 #include "bt/callouts.h"
 #include "bt/emit.h"
+#include "bt/fpu_rules.h"
 #include "bt/runtime.h"
 #include "bt/vcpu_area.h"
 #include "vmm/log.h"
@@ -244,51 +245,8 @@ class BlockBuilder {
   std::unique_ptr<Block> block_;
 };
 
-// The fault an x87/MMX/SSE instruction raises in this mode, or 0 (SDM Vol.
-// 3A Table 2-2 and the instruction pages' exception lists).
-uint8_t fpu_trap(const ZydisDecodedInstruction& d, uint32_t mode) {
-  bool em = mode & Mode::kCr0Em, ts = mode & Mode::kCr0Ts;
-  if (d.mnemonic == ZYDIS_MNEMONIC_FWAIT) return ts && (mode & Mode::kCr0Mp) ? kNM : 0;
-  switch (d.meta.isa_set) {
-    case ZYDIS_ISA_SET_X87:
-    case ZYDIS_ISA_SET_FCMOV:
-    case ZYDIS_ISA_SET_FXSAVE:
-      return em || ts ? kNM : 0;
-    case ZYDIS_ISA_SET_PENTIUMMMX:
-      return em ? kUD : ts ? kNM : 0;
-    case ZYDIS_ISA_SET_SSE:
-    case ZYDIS_ISA_SET_SSE2:
-    case ZYDIS_ISA_SET_SSE2MMX:
-    case ZYDIS_ISA_SET_SSEMXCSR:
-      return em || (mode & Mode::kNoOsfxsr) ? kUD : ts ? kNM : 0;
-    default:
-      return 0;
-  }
-}
-
-// True if the instruction touches the x87/MMX registers, which the fast
-// callout path does not save.
-bool touches_x87(const Insn& i) {
-  switch (i.d.meta.isa_set) {
-    case ZYDIS_ISA_SET_X87:
-    case ZYDIS_ISA_SET_FCMOV:
-    case ZYDIS_ISA_SET_PENTIUMMMX:
-    case ZYDIS_ISA_SET_SSE2MMX:
-    case ZYDIS_ISA_SET_FXSAVE:
-      return true;
-    default:
-      break;
-  }
-  for (unsigned k = 0; k < i.d.operand_count; ++k)
-    if (i.ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER) {
-      auto c = ZydisRegisterGetClass(i.ops[k].reg.value);
-      if (c == ZYDIS_REGCLASS_MMX || c == ZYDIS_REGCLASS_X87) return true;
-    }
-  return false;
-}
-
 Flow BlockBuilder::translate(const Insn& i) {
-  if (!x87_marked_ && touches_x87(i)) {
+  if (!x87_marked_ && touches_x87(i.d, i.ops)) {
     e_.mark_x87_dirty();
     x87_marked_ = true;
   }
