@@ -53,7 +53,6 @@ bool check_field(const char *name, const char *field, uint32_t got, uint32_t wan
 /* True when running on QEMU TCG (CPUID brand "QEMU ..."), which departs
  * from the SDM and from hardware in the way `what` describes; the caller
  * then skips those checks, and a note says so. Elsewhere false. */
-bool qemu_deviation(const char *what);
 
 /* Prints "<group>: ok", or "<group>: N failed" if checks failed since
  * check_failures() returned `before`. */

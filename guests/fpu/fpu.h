@@ -51,7 +51,6 @@ bool check_f80(struct f80 got, uint64_t mant, uint16_t sign_exp, const char *wha
 /* True when running on QEMU TCG (CPUID brand "QEMU ..."), which departs
  * from the SDM and from hardware in the way `what` describes; the caller
  * then skips that part of a check, and a note says so. Elsewhere false. */
-bool qemu_deviation(const char *what);
 
 /* Prints "<group>: ok" or "<group>: N failed" for the checks since `before`. */
 void group_done(const char *group, unsigned before);

@@ -12,6 +12,7 @@
 #include "idt.h"
 #include "io.h"
 #include "kstring.h"
+#include "reference.h"
 #include "multiboot.h"
 #include "printf.h"
 #include "serial.h"

@@ -79,17 +79,6 @@ static void check_pse_off(void) {
   check_eq(peek(PSE_OFF_TEST + 0x1040), 0x05E0001, "PSE=1 again");
 }
 
-/* True on QEMU TCG (CPUID brand "QEMU ..."). */
-static bool on_qemu(void) {
-  uint32_t r[4] = {0x80000000, 0, 0, 0};
-  __asm__ volatile("cpuid" : "+a"(r[0]), "=b"(r[1]), "+c"(r[2]), "=d"(r[3]));
-  if (r[0] < 0x80000002) return false;
-  r[0] = 0x80000002;
-  r[2] = 0;
-  __asm__ volatile("cpuid" : "+a"(r[0]), "=b"(r[1]), "+c"(r[2]), "=d"(r[3]));
-  return memcmp(r, "QEMU", 4) == 0;
-}
-
 /* Bit 21 of a 4 MiB PDE is reserved: #PF with RSVD, and with P, since
  * "bit 3 of the error code can be set only if bit 0 is also set" (SDM
  * Vol. 3A 4.7). QEMU TCG (7.2) leaves P clear; there the P bit is not
