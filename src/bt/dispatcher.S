@@ -14,6 +14,7 @@
 #define CS_HOST_MXCSR 0x44
 #define CS_HOST_FCW 0x48
 #define CS_X87_DIRTY 0x4b
+#define CS_SSE_ONLY 0x4c
 #define CS_FPU 0x80
 #define CS_FPU_MXCSR (CS_FPU + 24)
 #define CS_FPU_XMM (CS_FPU + 160)
@@ -79,6 +80,23 @@
   ldmxcsr CS_FPU_MXCSR(%r15)
 .endm
 
+/* Jumps to `full` unless only the SSE half of the guest FP state needs
+ * saving: no x87/MMX instruction ran since the last full save (so the x87
+ * part of the image is current) and the x87 unit is as the host ABI wants
+ * it (the host's control word, an empty register stack, no pending
+ * exception), so host C++ may run with it as is. Clobbers EAX. */
+.macro JUMP_UNLESS_X87_CLEAN full
+  cmpb $0, CS_X87_DIRTY(%r15)
+  jne \full
+  movzwl CS_FPU(%r15), %eax       /* FCW */
+  cmpw CS_HOST_FCW(%r15), %ax
+  jne \full
+  cmpb $0, CS_FPU + 4(%r15)       /* abridged tag word: all empty */
+  jne \full
+  testb $0x80, CS_FPU + 2(%r15)   /* FSW.ES: an exception pending */
+  jnz \full
+.endm
+
   .text
 
 /* uint32_t tv_bt_enter(CpuState* cpu, const void* code) */
@@ -97,7 +115,13 @@ tv_bt_enter:
   movq %rsi, %r13
   stmxcsr CS_HOST_MXCSR(%r15)
   fnstcw CS_HOST_FCW(%r15)
+  cmpb $0, CS_SSE_ONLY(%r15)
+  je 1f
+  LOAD_GUEST_SSE                  /* the x87 registers already match the image */
+  jmp 2f
+1:
   fxrstor64 CS_FPU(%r15)
+2:
   movb $0, CS_X87_DIRTY(%r15)
   pushq CS_HOST_FLAGS(%r15)
   popfq
@@ -120,7 +144,13 @@ tv_bt_exit:
  * frame (whose FP state the kernel has just restored into the registers). */
   .globl tv_bt_exit_saved
 tv_bt_exit_saved:
+  JUMP_UNLESS_X87_CLEAN full_exit
+  SAVE_GUEST_SSE
+  movb $1, CS_SSE_ONLY(%r15)
+  jmp return_to_host
+full_exit:
   SWITCH_FP_TO_HOST
+  movb $0, CS_SSE_ONLY(%r15)
 return_to_host:
   movq CS_HOST_RSP(%r15), %rsp
   movl CS_EXIT_REASON(%r15), %eax
@@ -149,15 +179,7 @@ tv_bt_callout:
   SAVE_GUEST_GPRS
   pushfq
   popq CS_HOST_FLAGS(%r15)
-  cmpb $0, CS_X87_DIRTY(%r15)
-  jne full_callout
-  movzwl CS_FPU(%r15), %eax       /* FCW */
-  cmpw CS_HOST_FCW(%r15), %ax
-  jne full_callout
-  cmpb $0, CS_FPU + 4(%r15)       /* abridged tag word: all empty */
-  jne full_callout
-  testb $0x80, CS_FPU + 2(%r15)   /* FSW.ES: an exception pending */
-  jnz full_callout
+  JUMP_UNLESS_X87_CLEAN full_callout
   SAVE_GUEST_SSE
   subq $8, %rsp
   movq %r15, %rdi
@@ -172,7 +194,7 @@ tv_bt_callout:
   LOAD_GUEST_GPRS
   ret
 leave_after_sse_save:
-  fldcw CS_HOST_FCW(%r15)   /* the image holds the guest's; the host gets its own back */
+  movb $1, CS_SSE_ONLY(%r15)
   jmp return_to_host
 full_callout:
   SWITCH_FP_TO_HOST
@@ -182,13 +204,16 @@ full_callout:
   call tv_bt_callout_entry
   addq $8, %rsp
   testl %eax, %eax
-  jnz return_to_host
+  jnz leave_after_full_save
   fxrstor64 CS_FPU(%r15)
   movb $0, CS_X87_DIRTY(%r15)
   pushq CS_HOST_FLAGS(%r15)
   popfq
   LOAD_GUEST_GPRS
   ret
+leave_after_full_save:
+  movb $0, CS_SSE_ONLY(%r15)
+  jmp return_to_host
   .size tv_bt_callout, .-tv_bt_callout
 
   .section .note.GNU-stack,"",@progbits
