@@ -28,6 +28,7 @@ struct CalloutSite {
   uint32_t eip = 0;       // of the instruction
   uint32_t next_eip = 0;  // of the one after it
   const char* name = "";  // for the profile
+  uint64_t* count = nullptr;  // this instruction's callout counter in Stats
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 };

@@ -16,7 +16,7 @@
 extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutSite* site) {
   using namespace tv::bt;
   BtRuntime& rt = *site->runtime;
-  ++rt.stats().callouts[site->name];
+  ++*site->count;
   cpu->eip = site->next_eip;
   CalloutResult r;
   try {

@@ -59,6 +59,10 @@ BtRuntime::BtRuntime(Machine& machine)
   uint32_t mxcsr = 0x1F80;
   std::memcpy(cpu.fpu + 24, &mxcsr, 4);
   install_fault_handler(this);
+  // Counters the dispatcher bumps on every exit, resolved once (the
+  // map's nodes never move).
+  exit_counts_ = {&stats_.exits["branch"], &stats_.exits["sync"], &stats_.exits["indirect miss"],
+                  &stats_.exits["callout"], &stats_.exits["exit request"], &stats_.exits["fault"]};
   if (machine.config().perf_map) {
     // The perf-PID.map convention of JITs: "START SIZE NAME" per line.
     std::string path = fmt::format("/tmp/perf-{}.map", getpid());
@@ -347,27 +351,27 @@ VcpuExit BtRuntime::run() {
     if (fatal_) throw Error(*fatal_);
     switch (reason) {
       case ExitReason::kBranch:
-        ++stats_.exits[cpu.exit_slot ? "branch" : "sync"];
+        ++*(cpu.exit_slot ? exit_counts_.branch : exit_counts_.sync);
         if (!single) last_slot = cpu.exit_slot;
         break;
       case ExitReason::kIndirect:
-        ++stats_.exits["indirect miss"];
+        ++*exit_counts_.indirect;
         ++stats_.jump_cache_misses;
         break;
       case ExitReason::kCallout:
-        ++stats_.exits["callout"];
+        ++*exit_counts_.callout;
         break;
       case ExitReason::kExitRequest:
         // The gate was closed: whatever raced with the kick, open it again
         // here, or every block entry would fault. A shadowed instruction
         // that did not run yet keeps its shadow.
-        ++stats_.exits["exit request"];
+        ++*exit_counts_.request;
         if (shadow) cpu.sti_shadow = 1;
         exit_requested_.store(false, std::memory_order_relaxed);
         area_.open_gate();
         return VcpuExit::kExitRequest;
       case ExitReason::kFault:
-        ++stats_.exits["fault"];
+        ++*exit_counts_.fault;
         handle_pending_fault();
         break;
     }

@@ -117,6 +117,9 @@ class BtRuntime final : public Backend {
   uint32_t last_entered_eip_ = 0;
   std::FILE* perf_map_ = nullptr;
   struct {
+    uint64_t *branch, *sync, *indirect, *callout, *request, *fault;
+  } exit_counts_{};
+  struct {
     bool valid;
     uint32_t linear, eip;
     bool write, user;

@@ -217,6 +217,7 @@ class BlockBuilder {
     site->eip = i.eip;
     site->next_eip = i.next();
     site->name = info.name;
+    site->count = &rt_.stats().callouts[info.name];  // map nodes do not move
     site->insn = i.d;
     std::memcpy(site->ops, i.ops, sizeof i.ops);
     e_.mov_r14_imm64(reinterpret_cast<uint64_t>(site.get()));
