@@ -17,6 +17,7 @@ class BtRuntime;
 enum class CalloutResult : int {
   kContinue = 0,  // resume the block after the instruction
   kExit = 1,      // leave translated code; cpu.eip says where to go on
+  // (to the thunk only) go straight on to the block at cpu.continue_at
 };
 
 struct CalloutSite;

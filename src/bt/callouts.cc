@@ -35,6 +35,15 @@ extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutS
     cpu->eip = site->next_eip;
     r = CalloutResult::kExit;
   }
+  if (r == CalloutResult::kExit && !must_exit) {
+    // A control transfer (SYSENTER, IRET, INT n, far jumps, ...) with
+    // nothing for the dispatcher to do: go on to the next block directly.
+    // (`site` may be gone after this: a translation may flush the cache.)
+    if (const uint8_t* next = rt.continue_inline()) {
+      cpu->continue_at = reinterpret_cast<uint64_t>(next);
+      return 2;
+    }
+  }
   if (r == CalloutResult::kExit) cpu->exit_reason = uint32_t(ExitReason::kCallout);
   return int(r);
 }

@@ -69,7 +69,8 @@ struct alignas(64) CpuState {
   uint64_t callout_thunk = 0;           // 0x50
   uint64_t exit_thunk = 0;              // 0x58
   uint64_t gs_base = 0;                 // 0x60: current shadow window
-  uint64_t pad2[3] = {};                // 0x68
+  uint64_t continue_at = 0;             // 0x68: a callout's next block (result 2)
+  uint64_t pad2[2] = {};                // 0x70
   alignas(64) uint8_t fpu[512] = {};    // 0x80: fxsave64 image of the guest FP state
 
   // ---- Fields only C++ touches. ----
@@ -99,6 +100,7 @@ static_assert(offsetof(CpuState, sse_only_saved) == 0x4c);
 static_assert(offsetof(CpuState, callout_thunk) == 0x50);
 static_assert(offsetof(CpuState, exit_thunk) == 0x58);
 static_assert(offsetof(CpuState, gs_base) == 0x60);
+static_assert(offsetof(CpuState, continue_at) == 0x68);
 static_assert(offsetof(CpuState, fpu) == 0x80);
 
 // The full guest EFLAGS, assembled from its three homes.

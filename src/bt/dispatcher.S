@@ -15,6 +15,7 @@
 #define CS_HOST_FCW 0x48
 #define CS_X87_DIRTY 0x4b
 #define CS_SSE_ONLY 0x4c
+#define CS_CONTINUE_AT 0x68
 #define CS_FPU 0x80
 #define CS_FPU_MXCSR (CS_FPU + 24)
 #define CS_FPU_XMM (CS_FPU + 160)
@@ -187,12 +188,22 @@ tv_bt_callout:
   call tv_bt_callout_entry
   addq $8, %rsp
   testl %eax, %eax
-  jnz leave_after_sse_save
+  jnz leave_or_go_on_sse
   LOAD_GUEST_SSE
   pushq CS_HOST_FLAGS(%r15)
   popfq
   LOAD_GUEST_GPRS
   ret
+leave_or_go_on_sse:
+  cmpl $2, %eax
+  jne leave_after_sse_save
+  LOAD_GUEST_SSE
+go_on:
+  pushq CS_HOST_FLAGS(%r15)
+  popfq
+  LOAD_GUEST_GPRS
+  leaq 8(%rsp), %rsp              /* drop the return address into the old block */
+  jmpq *CS_CONTINUE_AT(%r15)
 leave_after_sse_save:
   movb $1, CS_SSE_ONLY(%r15)
   jmp return_to_host
@@ -204,13 +215,19 @@ full_callout:
   call tv_bt_callout_entry
   addq $8, %rsp
   testl %eax, %eax
-  jnz leave_after_full_save
+  jnz leave_or_go_on_full
   fxrstor64 CS_FPU(%r15)
   movb $0, CS_X87_DIRTY(%r15)
   pushq CS_HOST_FLAGS(%r15)
   popfq
   LOAD_GUEST_GPRS
   ret
+leave_or_go_on_full:
+  cmpl $2, %eax
+  jne leave_after_full_save
+  fxrstor64 CS_FPU(%r15)
+  movb $0, CS_X87_DIRTY(%r15)
+  jmp go_on
 leave_after_full_save:
   movb $0, CS_SSE_ONLY(%r15)
   jmp return_to_host

@@ -61,8 +61,10 @@ BtRuntime::BtRuntime(Machine& machine)
   install_fault_handler(this);
   // Counters the dispatcher bumps on every exit, resolved once (the
   // map's nodes never move).
-  exit_counts_ = {&stats_.exits["branch"], &stats_.exits["sync"], &stats_.exits["indirect miss"],
-                  &stats_.exits["callout"], &stats_.exits["exit request"], &stats_.exits["fault"]};
+  exit_counts_ = {&stats_.exits["branch"],       &stats_.exits["sync"],
+                  &stats_.exits["indirect miss"], &stats_.exits["callout"],
+                  &stats_.exits["exit request"],  &stats_.exits["fault"],
+                  &stats_.exits["callout, continued in place"]};
   if (machine.config().perf_map) {
     // The perf-PID.map convention of JITs: "START SIZE NAME" per line.
     std::string path = fmt::format("/tmp/perf-{}.map", getpid());
@@ -167,6 +169,26 @@ void BtRuntime::invalidate_linear(uint32_t linear) {
   uint32_t page = linear & ~0xFFFu;
   cache_->jump_cache_drop_page(page - cs_base_);
   cache_->unchain_cross_page_into(page);
+}
+
+const uint8_t* BtRuntime::continue_inline() {
+  CpuState& cpu = area_.cpu();
+  if (shutdown_ || halted_ || fatal_ || single_step_next_ || cpu.sti_shadow ||
+      pending_.kind != PendingFault::Kind::kNone || exit_requested() || machine_.stop_requested() ||
+      interrupt_deliverable())
+    return nullptr;
+  if (mode_dirty_) update_mode();
+  Block* block;
+  try {
+    block = find_block(cpu.eip);
+  } catch (...) {  // a fetch fault: the dispatcher finds it again and delivers it
+    return nullptr;
+  }
+  bool spans = block->pages[1] != ~0ull && (mode_ & Mode::kPaging);
+  if (!spans) cache_->jump_cache_put(block);
+  ++*exit_counts_.callout_inline;
+  last_entered_eip_ = block->eip;
+  return block->host;
 }
 
 void BtRuntime::after_iret() {

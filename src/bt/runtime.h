@@ -67,6 +67,10 @@ class BtRuntime final : public Backend {
   void paging_changed(bool cr3_written = false);
   // INVLPG: drop one linear page from every view and the jump cache.
   void invalidate_linear(uint32_t linear);
+  // After a block-ending callout: the host code of the next block if the
+  // dispatcher has nothing else to do first (interrupts, kicks, halts,
+  // single steps, shadows), else nullptr.
+  const uint8_t* continue_inline();
   // IRET finished: pre-map the page of a #PF whose instruction it returns to.
   void after_iret();
   // Helpers wrote guest memory through the physmap: drop translations of
@@ -117,7 +121,7 @@ class BtRuntime final : public Backend {
   uint32_t last_entered_eip_ = 0;
   std::FILE* perf_map_ = nullptr;
   struct {
-    uint64_t *branch, *sync, *indirect, *callout, *request, *fault;
+    uint64_t *branch, *sync, *indirect, *callout, *request, *fault, *callout_inline;
   } exit_counts_{};
   struct {
     bool valid;
