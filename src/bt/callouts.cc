@@ -75,6 +75,7 @@ constexpr CalloutInfo kLegacy{handle_legacy, "legacy (pusha/daa/bound/...)", fal
 constexpr CalloutInfo kUd{handle_ud, "#UD", true};
 constexpr CalloutInfo kNm{handle_nm, "#NM", true};
 constexpr CalloutInfo kGp{handle_gp, "#GP", true};
+constexpr CalloutInfo kSsFault{handle_ss, "#SS", true};
 constexpr CalloutInfo kCliSti{handle_cli_sti, "cli/sti (CPL > 0)", false};
 constexpr CalloutInfo kPopf{handle_popf, "popf", false};
 constexpr CalloutInfo kPushf16{handle_pushf16, "pushf (16-bit)", false};
@@ -117,6 +118,7 @@ bool is_far(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops)
 const CalloutInfo& raise_ud_callout() { return kUd; }
 const CalloutInfo& raise_nm_callout() { return kNm; }
 const CalloutInfo& raise_gp_callout() { return kGp; }
+const CalloutInfo& raise_ss_callout() { return kSsFault; }
 const CalloutInfo& cli_sti_callout() { return kCliSti; }
 
 const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn) {

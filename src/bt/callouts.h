@@ -26,6 +26,8 @@ const CalloutInfo& raise_nm_callout();
 const CalloutInfo& cli_sti_callout();
 // Raises #GP(0) at the instruction (longer than 15 bytes).
 const CalloutInfo& raise_gp_callout();
+// Raises #SS(0) at the instruction (a stack-segment limit violation).
+const CalloutInfo& raise_ss_callout();
 // Stack instructions the translator does not inline (popf, pushf16, enter n>0).
 const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn);
 

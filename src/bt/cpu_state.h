@@ -76,6 +76,11 @@ struct alignas(64) CpuState {
   // ---- Fields only C++ touches. ----
   uint32_t eflags_rest = 0x2;  // EFLAGS bits not in host_flags or vif (IOPL, NT, AC, ID, ...)
   Segment seg[kNumSegRegs];
+  // For translated limit checks (mode kSegChecks), derived from seg[] by
+  // the runtime whenever the mode is recomputed: valid offsets are
+  // [seg_lo, seg_hi]; seg_writable is 0 for read-only or unusable segments.
+  uint32_t seg_lo[kNumSegRegs] = {}, seg_hi[kNumSegRegs] = {};
+  uint8_t seg_writable[kNumSegRegs] = {};
   Segment ldtr, tr;
   TableReg gdtr, idtr;
   uint32_t cr0 = 0x00000011, cr2 = 0, cr3 = 0, cr4 = 0;

@@ -95,15 +95,23 @@ static void reg_operand(ZydisEncoderOperand& o, ZydisRegister r) {
 }
 
 bool emit_runtime_address(Emit& e, const ZydisDecodedOperand& op, unsigned seg_index) {
+  if (!emit_offset(e, op)) return false;
+  emit_add_base(e, seg_index);
+  return true;
+}
+
+bool emit_offset(Emit& e, const ZydisDecodedOperand& op) {
   auto req = request(ZYDIS_MNEMONIC_LEA, 2);
   reg_operand(req.operands[0], ZYDIS_REGISTER_R13D);
   window_mem(op, SegMode::kFlat, req.operands[1], 4);  // Zydis: LEA's size is the address size
-  if (!e.encode_mem(req)) return false;
+  return e.encode_mem(req);
+}
+
+void emit_add_base(Emit& e, unsigned seg_index) {
   uint32_t off = uint32_t(offsetof(CpuState, seg) + seg_index * sizeof(Segment) + offsetof(Segment, base));
   e.w.bytes({0x45, 0x8B, 0xB7});  // mov r14d, [r15 + disp32]
   e.w.u32(off);
   e.w.bytes({0x47, 0x8D, 0x6C, 0x35, 0x00});  // lea r13d, [r13 + r14]
-  return true;
 }
 
 bool Emit::encode_mem(ZydisEncoderRequest& req) {

@@ -71,6 +71,9 @@ void window_mem(const ZydisDecodedOperand& op, SegMode seg, ZydisEncoderOperand&
                 unsigned size_bytes);
 // lea r13d, [ea of op] and add the segment base of `seg_reg` from CpuState.
 bool emit_runtime_address(Emit& e, const ZydisDecodedOperand& op, unsigned seg_index);
+// The two halves: the offset into R13D, then the segment base added.
+bool emit_offset(Emit& e, const ZydisDecodedOperand& op);
+void emit_add_base(Emit& e, unsigned seg_index);
 // The SegReg index a memory operand uses.
 unsigned segment_index(ZydisRegister seg);
 

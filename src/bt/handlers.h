@@ -32,6 +32,7 @@ TV_HANDLER(handle_legacy);
 TV_HANDLER(handle_ud);
 TV_HANDLER(handle_nm);
 TV_HANDLER(handle_gp);
+TV_HANDLER(handle_ss);
 TV_HANDLER(handle_popf);
 TV_HANDLER(handle_pushf16);
 TV_HANDLER(handle_enter);

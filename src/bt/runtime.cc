@@ -98,6 +98,7 @@ bool BtRuntime::interrupt_deliverable() const {
 }
 
 void BtRuntime::update_mode() {
+  derive_segment_checks(area_.cpu());
   uint32_t mode = Mode::of(area_.cpu());
   uint32_t cs_base = area_.cpu().seg[kCs].base;
   // The jump caches map EIPs (CS offsets) of one mode and CS base; each

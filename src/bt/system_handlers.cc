@@ -272,5 +272,6 @@ CalloutResult handle_cli_sti(BtRuntime&, CpuState& cpu, const CalloutSite& site)
 CalloutResult handle_ud(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kUD); }
 CalloutResult handle_nm(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kNM); }
 CalloutResult handle_gp(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kGP, 0); }
+CalloutResult handle_ss(BtRuntime&, CpuState&, const CalloutSite&) { throw fault(kSS, 0); }
 
 }  // namespace tv::bt

@@ -19,12 +19,37 @@
 
 namespace tv::bt {
 
+namespace {
+
+// An expand-up, writable data segment with a 4 GiB limit (or an unusable
+// one, whose use is not checked): accesses need no checks.
+bool plain(const Segment& s) {
+  if (!(s.attr & 0x80)) return true;
+  bool data = (s.attr & 0x18) == 0x10, expand_down = s.attr & 0x4, writable = s.attr & 0x2;
+  return data && !expand_down && writable && s.limit == 0xFFFFFFFFu;
+}
+
+}  // namespace
+
+void derive_segment_checks(CpuState& cpu) {
+  for (unsigned i = 0; i < kNumSegRegs; ++i) {
+    const Segment& s = cpu.seg[i];
+    bool code = s.attr & 0x8, expand_down = !code && (s.attr & 0x4);
+    cpu.seg_lo[i] = expand_down ? s.limit + 1 : 0;
+    cpu.seg_hi[i] = expand_down ? ((s.attr & 0x400) ? 0xFFFFFFFFu : 0xFFFFu) : s.limit;
+    cpu.seg_writable[i] = (s.attr & 0x80) && !code && (s.attr & 0x2);
+    if (!(s.attr & 0x80)) cpu.seg_lo[i] = 1, cpu.seg_hi[i] = 0;  // unusable: every access faults
+  }
+}
+
 uint32_t Mode::of(const CpuState& cpu) {
   uint32_t m = 0;
   if (cpu.seg[kCs].attr & 0x400) m |= kCs32;
+  bool plain_ds = plain(cpu.seg[kDs]) && plain(cpu.seg[kEs]) && plain(cpu.seg[kSs]);
   if (cpu.seg[kDs].base == 0 && cpu.seg[kEs].base == 0 && cpu.seg[kSs].base == 0 &&
-      cpu.seg[kCs].base == 0)
+      cpu.seg[kCs].base == 0 && plain_ds)
     m |= kFlat;
+  if (!plain_ds || !plain(cpu.seg[kFs]) || !plain(cpu.seg[kGs])) m |= kSegChecks;
   if (cpu.cr0 & 0x80000000u) m |= kPaging;
   m |= uint32_t(cpu.cpl & 3) << kCplShift;
   if (cpu.cr0 & (1u << 1)) m |= kCr0Mp;
@@ -179,6 +204,7 @@ class BlockBuilder {
   Flow translate_branch(const Insn& i);
   Flow translate_stack(const Insn& i);
   bool translate_ident(const Insn& i);
+  void emit_segment_check(const Insn& i, unsigned seg, unsigned size, bool write);
   bool ident_high_byte_fallback(const Insn& i, ZydisEncoderRequest req);
 
   // Exits.
@@ -511,7 +537,12 @@ bool BlockBuilder::translate_ident(const Insn& i) {
     } else if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) {
       unsigned seg_index = segment_index(d.mem.segment);
       bool runtime = seg_ == SegMode::kRuntime || seg_index == kFs || seg_index == kGs;
-      if (runtime && !emit_runtime_address(e_, d, seg_index)) return false;
+      if (runtime) {
+        if (!emit_offset(e_, d)) return false;
+        if (req_.mode & Mode::kSegChecks)
+          emit_segment_check(i, seg_index, d.size / 8, d.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE);
+        emit_add_base(e_, seg_index);
+      }
       uint16_t size = o.mem.size;
       window_mem(d, runtime ? SegMode::kRuntime : SegMode::kFlat, o, size);
       req.prefixes |= ZYDIS_ATTRIB_HAS_SEGMENT_GS;
@@ -526,6 +557,39 @@ bool BlockBuilder::translate_ident(const Insn& i) {
   if (!ident_high_byte_fallback(i, req)) return false;
   w_.reset_encode_failed();
   return true;
+}
+
+// Limit and type check of the offset in R13D (SDM Vol. 3A 5.3-5.5): the
+// bytes [offset, offset + size) must lie in [seg_lo, seg_hi] without
+// wrapping, and writes need a writable segment; else #GP(0), or #SS(0) for
+// SS, raised at this instruction before anything changed. The guest's
+// flags are kept around the compares with pushfq/popfq.
+void BlockBuilder::emit_segment_check(const Insn& i, unsigned seg, unsigned size, bool write) {
+  w_.bytes({0x9C});                                               // pushfq
+  w_.bytes({0x45, 0x8D, 0x75, uint8_t(size ? size - 1 : 0)});     // lea r14d, [r13 + size-1]
+  w_.bytes({0x45, 0x39, 0xEE});                                   // cmp r14d, r13d
+  uint8_t* fail1 = w_.jcc(0x2, w_.cur());                         // jb fail (wrapped)
+  w_.bytes({0x45, 0x3B, 0xAF});                                   // cmp r13d, [r15 + lo]
+  w_.u32(uint32_t(offsetof(CpuState, seg_lo) + seg * 4));
+  uint8_t* fail2 = w_.jcc(0x2, w_.cur());                         // jb fail
+  w_.bytes({0x45, 0x3B, 0xB7});                                   // cmp r14d, [r15 + hi]
+  w_.u32(uint32_t(offsetof(CpuState, seg_hi) + seg * 4));
+  uint8_t* fail3 = w_.jcc(0x7, w_.cur());                         // ja fail
+  uint8_t* fail4 = nullptr;
+  if (write) {
+    w_.bytes({0x41, 0x80, 0xBF});                                 // cmp byte [r15 + writable], 0
+    w_.u32(uint32_t(offsetof(CpuState, seg_writable) + seg));
+    w_.bytes({0x00});
+    fail4 = w_.jcc(0x4, w_.cur());                                // je fail
+  }
+  w_.bytes({0x9D});                                               // popfq
+  uint8_t* done = w_.jmp(w_.cur());
+  uint8_t* fail = w_.cur();
+  for (uint8_t* f : {fail1, fail2, fail3, fail4})
+    if (f && w_.ok()) CodeWriter::patch_rel32(f, fail);
+  w_.bytes({0x9D});                                               // popfq
+  callout(i, seg == kSs ? raise_ss_callout() : raise_gp_callout());
+  if (w_.ok()) CodeWriter::patch_rel32(done, w_.cur());
 }
 
 // AH/CH/DH/BH cannot be encoded with a REX prefix, which R12D (ESP) and

@@ -29,8 +29,14 @@ struct Mode {
   // set, x87/MMX/SSE instructions translate into the fault they raise.
   static constexpr uint32_t kCr0Mp = 1u << 5, kCr0Em = 1u << 6, kCr0Ts = 1u << 7;
   static constexpr uint32_t kNoOsfxsr = 1u << 8, kOsxmmexcpt = 1u << 9;
+  // A usable data segment has a limit below 4 GiB, is expand-down or is
+  // read-only: memory accesses check the offset range (SDM Vol. 3A 5.3).
+  static constexpr uint32_t kSegChecks = 1u << 10;
   static uint32_t of(const CpuState& cpu);
 };
+
+// Fills cpu.seg_lo/seg_hi/seg_writable from the segment registers.
+void derive_segment_checks(CpuState& cpu);
 
 struct TranslateRequest {
   uint32_t eip;
