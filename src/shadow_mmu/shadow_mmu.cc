@@ -162,8 +162,31 @@ FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
     ++stats_.enomem_flushes;
     flush_all();
     map(v, linear & ~0xFFFu, frame, writable, global);
+    return {FaultOutcome::Kind::kRetry, 0, 0};
   }
+  if (t.page_size == 0x1000) prefetch_neighbours(v, linear);
   return {FaultOutcome::Kind::kRetry, 0, 0};
+}
+
+// Maps the pages around a hidden fault that the guest has already used:
+// present PTEs with A set (and D set for a writable mapping), so nothing
+// the guest can see changes. They would fault one by one otherwise, which
+// is what a process does again after every CR3 switch.
+void ShadowMmu::prefetch_neighbours(View v, uint32_t linear) {
+  constexpr int kRadius = 8;
+  uint32_t page = linear & ~0xFFFu;
+  for (int k = -kRadius; k <= kRadius; ++k) {
+    uint32_t n = page + uint32_t(k) * 0x1000;
+    if (k == 0 || (n >> 22) != (page >> 22) || frame_of_.count(key(v, n))) continue;
+    Translation t = translate(n, AccessType::kRead, v == View::kUser, false);
+    if (!t.ok || t.page_size != 0x1000) continue;
+    uint32_t pte = ram_.load<uint32_t>(GuestPhys{t.pte_addr});
+    uint64_t frame = t.phys & ~0xFFFull;
+    if (!(pte & 0x20) || frame >= ram_.size()) continue;  // never accessed, or not RAM
+    bool writable = t.writable && (pte & 0x40) && !traced(frame);
+    if (!map(v, n, frame, writable, t.global && paging_.pge)) return;  // ENOMEM: the next fault flushes
+    ++stats_.prefetched;
+  }
 }
 
 void ShadowMmu::trace_frame(uint64_t frame) {

@@ -44,6 +44,7 @@ struct MmuStats {
   uint64_t hidden_faults = 0, guest_page_faults = 0, flushes = 0, invlpgs = 0, enomem_flushes = 0;
   uint64_t protections = 0;  // mappings made read-only for code tracing
   uint64_t cr3_switches = 0;
+  uint64_t prefetched = 0;  // neighbouring pages mapped ahead of a fault
 };
 
 class ShadowMmu {
@@ -118,6 +119,7 @@ class ShadowMmu {
   static uint64_t key(View v, uint32_t page) { return (uint64_t(v) << 32) | page; }
   bool map(View v, uint32_t page, uint64_t frame, bool writable, bool global = false);
   void drop_region(View v, uint32_t region);
+  void prefetch_neighbours(View v, uint32_t linear);
   void forget(View v, uint32_t page);
   void identity_views();
 
