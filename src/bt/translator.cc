@@ -205,7 +205,7 @@ class BlockBuilder {
   Flow translate_stack(const Insn& i);
   bool translate_ident(const Insn& i);
   void emit_segment_check(const Insn& i, unsigned seg, unsigned size, bool write);
-  bool ident_high_byte_fallback(const Insn& i, ZydisEncoderRequest req);
+  bool ident_high_byte_fallback(ZydisEncoderRequest req);
 
   // Exits.
   ExitSlot* new_slot(uint32_t target) {
@@ -376,11 +376,9 @@ Flow BlockBuilder::translate_branch(const Insn& i) {
     case ZYDIS_MNEMONIC_RET: {
       unsigned size = i.d.operand_width / 8;
       int32_t extra = i.d.operand_count_visible > 0 ? int32_t(op.imm.value.u & 0xFFFF) : 0;
-      ZydisDecodedOperand sp{};
       e_.load_stack(size == 4 ? ZYDIS_REGISTER_R13D : ZYDIS_REGISTER_R13W, 0, size);
       if (size == 2) w_.bytes({0x45, 0x0F, 0xB7, 0xED});  // movzx r13d, r13w
       e_.adjust_esp(int32_t(size) + extra);
-      (void)sp;
       indirect_exit();
       return Flow::kEnd;
     }
@@ -554,7 +552,7 @@ bool BlockBuilder::translate_ident(const Insn& i) {
     return seg_ == SegMode::kFlat;
   }
   if (e_.encode_mem(req)) return true;
-  if (!ident_high_byte_fallback(i, req)) return false;
+  if (!ident_high_byte_fallback(req)) return false;
   w_.reset_encode_failed();
   return true;
 }
@@ -596,7 +594,7 @@ void BlockBuilder::emit_segment_check(const Insn& i, unsigned seg, unsigned size
 // R13D (a runtime-segment address) need. Such an instruction works on R14B
 // instead, moved in and out through the red zone below the host RSP (the
 // kernel leaves 128 bytes there untouched by signal frames). Only moves.
-bool BlockBuilder::ident_high_byte_fallback(const Insn& i, ZydisEncoderRequest req) {
+bool BlockBuilder::ident_high_byte_fallback(ZydisEncoderRequest req) {
   for (unsigned k = 0; k < req.operand_count; ++k) {
     ZydisEncoderOperand& o = req.operands[k];
     if (o.type != ZYDIS_OPERAND_TYPE_REGISTER || !is_high_byte(o.reg.value)) continue;
@@ -609,7 +607,6 @@ bool BlockBuilder::ident_high_byte_fallback(const Insn& i, ZydisEncoderRequest r
     if (!e_.encode_mem(req)) return false;
     w_.bytes({0x44, 0x88, 0x74, 0x24, 0xF9});     // mov [rsp-7], r14b
     w_.bytes({0x8B, modrm, 0x24, 0xF8});          // mov e?x, [rsp-8]
-    (void)i;
     return true;
   }
   return false;

@@ -137,7 +137,7 @@ std::optional<uint64_t> Machine::next_deadline() const {
 void Machine::service_devices() {
   uint64_t now = clock_.now_ns();
   for (auto* d : timed_) d->advance(now);
-  feed_uart();
+  take_host_input();
 }
 
 void Machine::arm_timer(std::optional<uint64_t> deadline_ns) {
@@ -234,7 +234,9 @@ void Machine::flush_output() {
   output_.clear();
 }
 
-void Machine::feed_uart() {
+// Host input: the escape's quit request, and queued bytes into the UART
+// as far as its receive FIFO takes them.
+void Machine::take_host_input() {
   std::lock_guard lock(input_mutex_);
   if (quit_requested_ && !stop_) stop_ = MachineExit{0, "quit from the terminal (Ctrl-A x)"};
   while (!input_.empty() && uart_->rx_space() > 0) {

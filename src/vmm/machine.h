@@ -83,7 +83,7 @@ class Machine final : public dev::MachineControl {
   void wait_for_interrupt();
   void start_input_thread();
   void stop_input_thread();
-  void feed_uart();
+  void take_host_input();
   void emit(uint8_t byte);
   void flush_output();
 
