@@ -107,12 +107,11 @@ class LinearMemory {
       cpu_.cr2 = linear;
       throw fault(kPF, error);
     }
-    auto t = mmu_->translate(linear, mmu::AccessType::kWrite, user);
-    if (!t.ok) {
-      cpu_.cr2 = linear;
-      throw fault(kPF, t.error_code);
-    }
-    return GuestPhys{t.phys};
+    uint64_t phys;
+    uint32_t error;
+    if (mmu_->translate_write(linear, user, phys, error)) return GuestPhys{phys};
+    cpu_.cr2 = linear;
+    throw fault(kPF, error);
   }
 
   // Makes the accesses inside its lifetime at privilege `cpl` (stack

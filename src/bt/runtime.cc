@@ -203,7 +203,7 @@ void BtRuntime::after_iret() {
 }
 
 void BtRuntime::note_write(uint64_t frame) {
-  if (!cache_->page_has_code(frame)) return;
+  if (!mmu_.traced(frame)) return;  // traced == holds translated code
   invalidate_frame(frame, "helper write");
   code_written_ = true;
 }

@@ -9,7 +9,8 @@
 
 namespace tv::mmu {
 
-ShadowMmu::ShadowMmu(GuestMemory& ram) : ram_(ram), sup_(ram), user_(ram) {
+ShadowMmu::ShadowMmu(GuestMemory& ram)
+    : ram_(ram), sup_(ram), user_(ram), traced_bits_((ram.size() / 4096 + 63) / 64) {
   open_bus_fd_ = memfd_create("transvisor-open-bus", MFD_CLOEXEC);
   if (open_bus_fd_ < 0 || ftruncate(open_bus_fd_, 4096) != 0) throw Error(errno_message("open-bus page"));
   std::vector<uint8_t> ones(4096, 0xFF);
@@ -191,6 +192,7 @@ void ShadowMmu::prefetch_neighbours(View v, uint32_t linear) {
 
 void ShadowMmu::trace_frame(uint64_t frame) {
   if (!traced_.insert(frame).second) return;
+  set_traced_bit(frame, true);
   if (!paging_.enabled) {
     sup_.set_frame_writable(frame, false);
     user_.set_frame_writable(frame, false);
@@ -206,6 +208,7 @@ void ShadowMmu::trace_frame(uint64_t frame) {
 
 void ShadowMmu::untrace_frame(uint64_t frame) {
   if (!traced_.erase(frame)) return;
+  set_traced_bit(frame, false);
   if (!paging_.enabled) {
     sup_.set_frame_writable(frame, true);
     user_.set_frame_writable(frame, true);

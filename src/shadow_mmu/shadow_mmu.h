@@ -79,7 +79,10 @@ class ShadowMmu {
   // Code tracing by physical frame.
   void trace_frame(uint64_t frame);
   void untrace_frame(uint64_t frame);
-  bool traced(uint64_t frame) const { return traced_.count(frame) != 0; }
+  bool traced(uint64_t frame) const {
+    uint64_t n = frame >> 12;
+    return n < traced_bits_.size() * 64 && (traced_bits_[n >> 6] >> (n & 63)) & 1;
+  }
 
   // Software translation for helpers and the translator.
   Translation translate(uint32_t linear, AccessType access, bool user, bool set_ad = true) {
@@ -89,12 +92,20 @@ class ShadowMmu {
   // for every block lookup); returns false if the walk faults (`error`
   // holds the #PF error code then). Entries go with every invalidation.
   bool translate_read(uint32_t linear, bool user, uint64_t& phys, uint32_t& error) {
-    TlbEntry& e = tlb_[user][(linear >> 12) % kTlbSize];
+    return translate_cached(linear, user, false, phys, error);
+  }
+  // Writes hit the TLB only for pages already walked for a write (so A and
+  // D are set and the guest allows it); the first write walks and sets D.
+  bool translate_write(uint32_t linear, bool user, uint64_t& phys, uint32_t& error) {
+    return translate_cached(linear, user, true, phys, error);
+  }
+  bool translate_cached(uint32_t linear, bool user, bool write, uint64_t& phys, uint32_t& error) {
+    TlbEntry& e = tlb_[user + 2 * write][(linear >> 12) % kTlbSize];
     if (e.page == (linear >> 12) + 1) {
       phys = e.frame | (linear & 0xFFF);
       return true;
     }
-    Translation t = translate(linear, AccessType::kRead, user);
+    Translation t = translate(linear, write ? AccessType::kWrite : AccessType::kRead, user);
     if (!t.ok) {
       error = t.error_code;
       return false;
@@ -131,6 +142,13 @@ class ShadowMmu {
   std::unordered_map<uint64_t, uint64_t> frame_of_;                 // (view, page) -> frame
   std::unordered_map<uint64_t, std::vector<uint64_t>> mappings_of_;  // frame -> (view, page)
   std::unordered_set<uint64_t> traced_;
+  std::vector<uint64_t> traced_bits_;  // the same set, one bit per RAM frame (hot: every helper write)
+  void set_traced_bit(uint64_t frame, bool on) {
+    uint64_t n = frame >> 12;
+    if (n >= traced_bits_.size() * 64) return;
+    if (on) traced_bits_[n >> 6] |= 1ull << (n & 63);
+    else traced_bits_[n >> 6] &= ~(1ull << (n & 63));
+  }
   // 4 MiB regions (linear >> 22) with mappings made from a 4 MiB guest page:
   // INVLPG of any address in such a region drops the whole region, as it
   // drops the large TLB entry.
@@ -140,7 +158,7 @@ class ShadowMmu {
   std::unordered_set<uint64_t> global_;
   std::array<std::array<uint16_t, 1024>, 2> nonglobal_in_region_{}, global_in_region_{};
   MmuStats stats_;
-  std::array<std::array<TlbEntry, kTlbSize>, 2> tlb_{};  // [user]
+  std::array<std::array<TlbEntry, kTlbSize>, 4> tlb_{};  // [user + 2 * write]
 };
 
 }  // namespace tv::mmu
