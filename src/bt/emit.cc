@@ -204,4 +204,31 @@ bool Emit::load_stack(ZydisRegister reg, int32_t disp, unsigned size) {
   return w.encode(req);
 }
 
+uint8_t* Emit::segment_check(unsigned seg, unsigned size, bool write) {
+  w.bytes({0x9C});                                           // pushfq
+  w.bytes({0x45, 0x8D, 0x75, uint8_t(size ? size - 1 : 0)});  // lea r14d, [r13 + size-1]
+  w.bytes({0x45, 0x39, 0xEE});                               // cmp r14d, r13d
+  uint8_t* fail1 = w.jcc(0x2, w.cur());                      // jb fail (wrapped)
+  w.bytes({0x45, 0x3B, 0xAF});                               // cmp r13d, [r15 + lo]
+  w.u32(uint32_t(offsetof(CpuState, seg_lo) + seg * 4));
+  uint8_t* fail2 = w.jcc(0x2, w.cur());                      // jb fail
+  w.bytes({0x45, 0x3B, 0xB7});                               // cmp r14d, [r15 + hi]
+  w.u32(uint32_t(offsetof(CpuState, seg_hi) + seg * 4));
+  uint8_t* fail3 = w.jcc(0x7, w.cur());                      // ja fail
+  uint8_t* fail4 = nullptr;
+  if (write) {
+    w.bytes({0x41, 0x80, 0xBF});                             // cmp byte [r15 + writable], 0
+    w.u32(uint32_t(offsetof(CpuState, seg_writable) + seg));
+    w.bytes({0x00});
+    fail4 = w.jcc(0x4, w.cur());                             // je fail
+  }
+  w.bytes({0x9D});                                           // popfq
+  uint8_t* done = w.jmp(w.cur());
+  uint8_t* fail = w.cur();
+  for (uint8_t* f : {fail1, fail2, fail3, fail4})
+    if (f && w.ok()) CodeWriter::patch_rel32(f, fail);
+  w.bytes({0x9D});                                           // popfq
+  return done;
+}
+
 }  // namespace tv::bt

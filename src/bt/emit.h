@@ -56,6 +56,25 @@ struct Emit {
   // mov <reg>, gs:[r12d + disp]
   bool load_stack(ZydisRegister reg, int32_t disp, unsigned size_bytes);
 
+  // Runs the instruction `bytes` with RSI/RDI (those it uses) turned into
+  // host pointers into the window and back into guest offsets afterwards.
+  void on_window_pointers(const uint8_t* bytes, unsigned len, bool esi, bool edi) {
+    w.bytes({0x4D, 0x8B, 0x6F, 0x60});           // mov r13, [r15 + gs_base]
+    if (esi) w.bytes({0x4A, 0x8D, 0x34, 0x2E});  // lea rsi, [rsi + r13]
+    if (edi) w.bytes({0x4A, 0x8D, 0x3C, 0x2F});  // lea rdi, [rdi + r13]
+    w.raw(bytes, len);
+    if (esi) w.bytes({0x89, 0xF6});  // mov esi, esi
+    if (edi) w.bytes({0x89, 0xFF});  // mov edi, edi
+  }
+
+  // Checks the offset in R13D against segment `seg` (SDM Vol. 3A 5.3-5.5):
+  // the bytes [offset, offset + size) must lie in [seg_lo, seg_hi] without
+  // wrapping, and writes need a writable segment. The guest flags are kept
+  // with pushfq/popfq. Emits the failure path last and returns the rel32
+  // field of the jump over it: the caller emits the fault after this call
+  // and patches that jump to its end.
+  uint8_t* segment_check(unsigned seg, unsigned size, bool write);
+
   // Encodes `req`, adding addr32 where Zydis chose a 64-bit absolute form.
   bool encode_mem(ZydisEncoderRequest& req);
 };

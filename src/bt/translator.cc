@@ -21,47 +21,6 @@ namespace tv::bt {
 
 namespace {
 
-// An expand-up, writable data segment with a 4 GiB limit (or an unusable
-// one, whose use is not checked): accesses need no checks.
-bool plain(const Segment& s) {
-  if (!(s.attr & 0x80)) return true;
-  bool data = (s.attr & 0x18) == 0x10, expand_down = s.attr & 0x4, writable = s.attr & 0x2;
-  return data && !expand_down && writable && s.limit == 0xFFFFFFFFu;
-}
-
-}  // namespace
-
-void derive_segment_checks(CpuState& cpu) {
-  for (unsigned i = 0; i < kNumSegRegs; ++i) {
-    const Segment& s = cpu.seg[i];
-    bool code = s.attr & 0x8, expand_down = !code && (s.attr & 0x4);
-    cpu.seg_lo[i] = expand_down ? s.limit + 1 : 0;
-    cpu.seg_hi[i] = expand_down ? ((s.attr & 0x400) ? 0xFFFFFFFFu : 0xFFFFu) : s.limit;
-    cpu.seg_writable[i] = (s.attr & 0x80) && !code && (s.attr & 0x2);
-    if (!(s.attr & 0x80)) cpu.seg_lo[i] = 1, cpu.seg_hi[i] = 0;  // unusable: every access faults
-  }
-}
-
-uint32_t Mode::of(const CpuState& cpu) {
-  uint32_t m = 0;
-  if (cpu.seg[kCs].attr & 0x400) m |= kCs32;
-  bool plain_ds = plain(cpu.seg[kDs]) && plain(cpu.seg[kEs]) && plain(cpu.seg[kSs]);
-  if (cpu.seg[kDs].base == 0 && cpu.seg[kEs].base == 0 && cpu.seg[kSs].base == 0 &&
-      cpu.seg[kCs].base == 0 && plain_ds)
-    m |= kFlat;
-  if (!plain_ds || !plain(cpu.seg[kFs]) || !plain(cpu.seg[kGs])) m |= kSegChecks;
-  if (cpu.cr0 & 0x80000000u) m |= kPaging;
-  m |= uint32_t(cpu.cpl & 3) << kCplShift;
-  if (cpu.cr0 & (1u << 1)) m |= kCr0Mp;
-  if (cpu.cr0 & (1u << 2)) m |= kCr0Em;
-  if (cpu.cr0 & (1u << 3)) m |= kCr0Ts;
-  if (!(cpu.cr4 & (1u << 9))) m |= kNoOsfxsr;
-  if (cpu.cr4 & (1u << 10)) m |= kOsxmmexcpt;
-  return m;
-}
-
-namespace {
-
 constexpr unsigned kMaxInsns = 64;
 
 struct Insn {
@@ -336,12 +295,7 @@ bool BlockBuilder::translate_string(const Insn& i) {
   if (i.d.attributes & ZYDIS_ATTRIB_HAS_LOCK) return false;
   uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
   mem_.copy_in(req_.cs_base + i.eip, bytes, i.d.length);
-  w_.bytes({0x4D, 0x8B, 0x6F, 0x60});                // mov r13, [r15 + gs_base]
-  if (uses_esi) w_.bytes({0x4A, 0x8D, 0x34, 0x2E});  // lea rsi, [rsi + r13]
-  if (uses_edi) w_.bytes({0x4A, 0x8D, 0x3C, 0x2F});  // lea rdi, [rdi + r13]
-  w_.raw(bytes, i.d.length);
-  if (uses_esi) w_.bytes({0x89, 0xF6});  // mov esi, esi
-  if (uses_edi) w_.bytes({0x89, 0xFF});  // mov edi, edi
+  e_.on_window_pointers(bytes, i.d.length, uses_esi, uses_edi);
   return true;
 }
 
@@ -557,35 +511,10 @@ bool BlockBuilder::translate_ident(const Insn& i) {
   return true;
 }
 
-// Limit and type check of the offset in R13D (SDM Vol. 3A 5.3-5.5): the
-// bytes [offset, offset + size) must lie in [seg_lo, seg_hi] without
-// wrapping, and writes need a writable segment; else #GP(0), or #SS(0) for
-// SS, raised at this instruction before anything changed. The guest's
-// flags are kept around the compares with pushfq/popfq.
+// Limit and type check of the offset in R13D (Emit::segment_check); the
+// failure path raises #GP(0), or #SS(0) for SS, at this instruction.
 void BlockBuilder::emit_segment_check(const Insn& i, unsigned seg, unsigned size, bool write) {
-  w_.bytes({0x9C});                                               // pushfq
-  w_.bytes({0x45, 0x8D, 0x75, uint8_t(size ? size - 1 : 0)});     // lea r14d, [r13 + size-1]
-  w_.bytes({0x45, 0x39, 0xEE});                                   // cmp r14d, r13d
-  uint8_t* fail1 = w_.jcc(0x2, w_.cur());                         // jb fail (wrapped)
-  w_.bytes({0x45, 0x3B, 0xAF});                                   // cmp r13d, [r15 + lo]
-  w_.u32(uint32_t(offsetof(CpuState, seg_lo) + seg * 4));
-  uint8_t* fail2 = w_.jcc(0x2, w_.cur());                         // jb fail
-  w_.bytes({0x45, 0x3B, 0xB7});                                   // cmp r14d, [r15 + hi]
-  w_.u32(uint32_t(offsetof(CpuState, seg_hi) + seg * 4));
-  uint8_t* fail3 = w_.jcc(0x7, w_.cur());                         // ja fail
-  uint8_t* fail4 = nullptr;
-  if (write) {
-    w_.bytes({0x41, 0x80, 0xBF});                                 // cmp byte [r15 + writable], 0
-    w_.u32(uint32_t(offsetof(CpuState, seg_writable) + seg));
-    w_.bytes({0x00});
-    fail4 = w_.jcc(0x4, w_.cur());                                // je fail
-  }
-  w_.bytes({0x9D});                                               // popfq
-  uint8_t* done = w_.jmp(w_.cur());
-  uint8_t* fail = w_.cur();
-  for (uint8_t* f : {fail1, fail2, fail3, fail4})
-    if (f && w_.ok()) CodeWriter::patch_rel32(f, fail);
-  w_.bytes({0x9D});                                               // popfq
+  uint8_t* done = e_.segment_check(seg, size, write);
   callout(i, seg == kSs ? raise_ss_callout() : raise_gp_callout());
   if (w_.ok()) CodeWriter::patch_rel32(done, w_.cur());
 }
