@@ -1,11 +1,14 @@
 #include "vmm/cpuid.h"
 
+#include <time.h>
+#include <x86intrin.h>
+
 #include <cstring>
 
 namespace tv {
 namespace {
 
-constexpr uint32_t kMaxBasicLeaf = 0x2;
+constexpr uint32_t kMaxBasicLeaf = 0x16;
 constexpr uint32_t kMaxExtendedLeaf = 0x80000004;
 
 // CPUID.1:EDX bits (SDM Vol. 2A, Table 3-11).
@@ -16,6 +19,25 @@ constexpr uint32_t kFpu = 1u << 0, kVme = 1u << 1, kDe = 1u << 2, kPse = 1u << 3
 constexpr uint32_t kFeatureEdx =
     kFpu | kDe | kPse | kTsc | kMsr | kCx8 | kSep | kPge | kCmov | kMmx | kFxsr | kSse | kSse2;
 static_assert((kFeatureEdx & kVme) == 0, "virtual-8086 extensions are not emulated");
+
+// The host TSC frequency, which guests see as theirs (both backends let
+// the guest read the host TSC): measured once against CLOCK_MONOTONIC, so
+// that Linux takes its TSC frequency from CPUID 0x15 instead of a PIT loop.
+uint32_t host_tsc_mhz() {
+  static const uint32_t mhz = [] {
+    auto now_ns = [] {
+      timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+    };
+    uint64_t t0 = now_ns(), c0 = __rdtsc();
+    while (now_ns() - t0 < 5000000) {
+    }
+    uint64_t t1 = now_ns(), c1 = __rdtsc();
+    return uint32_t((c1 - c0) * 1000 / (t1 - t0));
+  }();
+  return mhz;
+}
 
 uint32_t chars(const char* s) {
   uint32_t v;
@@ -40,6 +62,12 @@ CpuidRegs guest_cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
       return {0x000006fb, 0x00000800, 0, kFeatureEdx};
     case 2:  // no cache descriptors: 0x01 in AL means "call once"
       return {0x00000001, 0, 0, 0};
+    case 0x15: {  // TSC/crystal ratio: TSC Hz = ECX * EBX / EAX, with a 1 MHz "crystal"
+      uint32_t mhz = host_tsc_mhz();
+      return {1, mhz, 1000000, 0};
+    }
+    case 0x16:  // processor base frequency in MHz
+      return {host_tsc_mhz(), 0, 0, 0};
     case 0x80000000:
       return {kMaxExtendedLeaf, 0, 0, 0};
     case 0x80000001:
@@ -48,7 +76,11 @@ CpuidRegs guest_cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
     case 0x80000003:
     case 0x80000004:
       return brand(int(leaf - 0x80000002));
-    default:  // beyond either range: the highest basic leaf (SDM Vol. 2A CPUID)
+    default:
+      // Leaves 3-0x14 describe nothing (no cache, topology or extended
+      // features); beyond either range, the highest basic leaf answers
+      // (SDM Vol. 2A CPUID).
+      if (leaf < kMaxBasicLeaf || (leaf > 0x80000000 && leaf <= kMaxExtendedLeaf)) return {0, 0, 0, 0};
       return guest_cpuid(kMaxBasicLeaf, 0);
   }
 }
