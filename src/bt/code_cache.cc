@@ -178,34 +178,48 @@ void CodeCache::jump_cache_drop_page(uint32_t eip_page) {
 }
 
 unsigned CodeCache::invalidate_page(uint64_t frame) {
+  return invalidate_range(frame, 0, 0x1000);
+}
+
+unsigned CodeCache::invalidate_range(uint64_t frame, uint32_t lo, uint32_t hi) {
   auto it = by_page_.find(frame);
   if (it == by_page_.end()) return 0;
-  std::vector<Block*> victims(it->second.begin(), it->second.end());
-  for (Block* b : victims) {
-    b->valid = false;
-    unchain_incoming(b);
-    unchain_outgoing(b);
-    jump_cache_drop(b);
-    for (uint64_t page : b->pages)
-      if (page != ~0ull) {
-        auto p = by_page_.find(page);
-        if (p != by_page_.end()) {
-          p->second.erase(b);
-          if (p->second.empty()) by_page_.erase(p);
-        }
-      }
-    auto [k, end] = by_key_.equal_range(key(b->phys, b->mode));
-    for (; k != end; ++k)
-      if (k->second == b) {
-        by_key_.erase(k);
-        break;
-      }
-    by_host_.erase(reinterpret_cast<uintptr_t>(b->host));
-    auto owned = blocks_.find(b->host);
-    graveyard_.push_back(std::move(owned->second));
-    blocks_.erase(owned);
+  std::vector<Block*> victims;
+  for (Block* b : it->second) {
+    // The block's bytes within this frame: from its start on its first
+    // page, or up to its end on its second.
+    uint32_t start = uint32_t(b->phys & 0xFFF), end = start + b->guest_len;
+    uint32_t from = b->pages[0] == frame ? start : 0;
+    uint32_t to = b->pages[0] == frame ? std::min<uint32_t>(end, 0x1000) : end - 0x1000;
+    if (from < hi && lo < to) victims.push_back(b);
   }
+  for (Block* b : victims) invalidate(b);
   return unsigned(victims.size());
+}
+
+void CodeCache::invalidate(Block* b) {
+  b->valid = false;
+  unchain_incoming(b);
+  unchain_outgoing(b);
+  jump_cache_drop(b);
+  for (uint64_t page : b->pages)
+    if (page != ~0ull) {
+      auto p = by_page_.find(page);
+      if (p != by_page_.end()) {
+        p->second.erase(b);
+        if (p->second.empty()) by_page_.erase(p);
+      }
+    }
+  auto [k, end] = by_key_.equal_range(key(b->phys, b->mode));
+  for (; k != end; ++k)
+    if (k->second == b) {
+      by_key_.erase(k);
+      break;
+    }
+  by_host_.erase(reinterpret_cast<uintptr_t>(b->host));
+  auto owned = blocks_.find(b->host);
+  graveyard_.push_back(std::move(owned->second));
+  blocks_.erase(owned);
 }
 
 Block* CodeCache::insert_scratch(std::unique_ptr<Block> block) {

@@ -120,6 +120,8 @@ class CodeCache {
   bool page_has_code(uint64_t frame) const { return by_page_.count(frame) != 0; }
   // Invalidates every block with code in `frame`; returns how many.
   unsigned invalidate_page(uint64_t frame);
+  // Invalidates the blocks whose code overlaps bytes [lo, hi) of `frame`.
+  unsigned invalidate_range(uint64_t frame, uint32_t lo, uint32_t hi);
   // The scratch area for one-instruction blocks, and their registration
   // (for the fault handler only; never looked up, chained or cached).
   std::pair<uint8_t*, uint8_t*> scratch() const { return {scratch_, scratch_ + kScratchBytes}; }
@@ -139,6 +141,7 @@ class CodeCache {
   void unchain_incoming(Block* b);
   void unchain_outgoing(Block* b);
   void jump_cache_drop(const Block* b);
+  void invalidate(Block* b);
 
   uint8_t* base_ = nullptr;
   uint8_t* code_start_ = nullptr;

@@ -67,6 +67,24 @@ uint8_t fp_exception_vector(BtRuntime& rt, const siginfo_t* si, const uint8_t* p
   return (rt.cpu().cr4 & (1u << 10)) ? kXM : kUD;
 }
 
+// How many bytes the faulting host instruction writes at the fault address:
+// its memory operand's size, or a whole page for string instructions and
+// anything not understood.
+uint32_t write_length(const uint8_t* pc) {
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn, ops)) ||
+      insn.meta.category == ZYDIS_CATEGORY_STRINGOP)
+    return 0x1000;
+  for (unsigned i = 0; i < insn.operand_count; ++i)
+    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+        ops[i].size >= 8)
+      return ops[i].size / 8;
+  return 0x1000;
+}
+
 // What the fault means for the guest; false if it is not a guest event.
 bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const ucontext_t* uc, PendingFault& out,
               bool& is_gate, bool& retry) {
@@ -126,6 +144,9 @@ bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const ucontext_t* uc,
     case mmu::FaultOutcome::Kind::kCodeWrite:
       out.kind = PendingFault::Kind::kCodeWrite;
       out.frame = r.phys;
+      out.address = off;
+      out.view = view;
+      out.write_len = write_length(pc);
       ++rt.stats().faults["code page write"];
       return true;
     case mmu::FaultOutcome::Kind::kNotRam:

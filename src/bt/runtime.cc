@@ -291,10 +291,24 @@ bool BtRuntime::handle_pending_fault() {
                     (f.event.error_code & 4) != 0};
       }
       return deliver(f.event);
-    case PendingFault::Kind::kCodeWrite:
-      invalidate_frame(f.frame, "code page write");
+    case PendingFault::Kind::kCodeWrite: {
+      // Only the blocks whose bytes the write touches go (QEMU does the
+      // same); if code remains in the frame, the write runs once with its
+      // page writable and the frame stays traced.
+      // A write of unknown size, or one running into the next page (which
+      // faults on its own), takes the whole frame.
+      uint32_t lo = uint32_t(f.address & 0xFFF), hi = lo + f.write_len;
+      if (hi > 0x1000) lo = 0, hi = 0x1000;
+      stats_.invalidations["code page write"] += cache_->invalidate_range(f.frame, lo, hi);
+      if (cache_->page_has_code(f.frame)) {
+        mmu_.open_for_write(f.view, uint32_t(f.address), f.frame);
+        open_write_ = {true, f.view, uint32_t(f.address), f.frame};
+      } else {
+        mmu_.untrace_frame(f.frame);
+      }
       single_step_next_ = true;
       return true;
+    }
     case PendingFault::Kind::kUnhandled:
       throw Error(fmt::format("unimplemented: guest instruction at EIP {:#x} accesses {:#x} outside RAM in a way "
                               "that is not emulated",
@@ -370,6 +384,10 @@ VcpuExit BtRuntime::run() {
     if (single) {
       cache_->retire(block);
       ++stats_.single_steps;
+      if (open_write_.open) {
+        mmu_.close_after_write(open_write_.view, open_write_.linear, open_write_.frame);
+        open_write_.open = false;
+      }
     }
     if (fatal_) throw Error(*fatal_);
     switch (reason) {

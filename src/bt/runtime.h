@@ -32,6 +32,8 @@ struct PendingFault {
   enum class Kind { kNone, kException, kCodeWrite, kUnhandled } kind = Kind::kNone;
   Event event{};
   uint64_t frame = 0;      // kCodeWrite: the guest-physical frame written
+  uint32_t write_len = 0;  // kCodeWrite: bytes written (4096: unknown)
+  mmu::View view = mmu::View::kSupervisor;  // kCodeWrite: the view written through
   uint64_t address = 0;    // kUnhandled: the window offset accessed; kException #PF: CR2
 };
 
@@ -119,6 +121,14 @@ class BtRuntime final : public Backend {
   std::optional<std::string> fatal_;
   bool code_written_ = false;
   uint32_t last_entered_eip_ = 0;
+  // A write to a code frame that hit no translated code runs as a
+  // one-instruction block with its page writable; closed again after.
+  struct {
+    bool open;
+    mmu::View view;
+    uint32_t linear;
+    uint64_t frame;
+  } open_write_{};
   std::FILE* perf_map_ = nullptr;
   struct {
     uint64_t *branch, *sync, *indirect, *callout, *request, *fault, *callout_inline;

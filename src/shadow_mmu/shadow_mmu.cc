@@ -190,6 +190,24 @@ void ShadowMmu::prefetch_neighbours(View v, uint32_t linear) {
   }
 }
 
+void ShadowMmu::open_for_write(View v, uint32_t linear, uint64_t frame) {
+  if (!paging_.enabled) {
+    window(v).set_frame_writable(frame, true);
+    return;
+  }
+  if (!map(v, linear & ~0xFFFu, frame, true)) flush_all();  // ENOMEM: the write refaults
+}
+
+void ShadowMmu::close_after_write(View v, uint32_t linear, uint64_t frame) {
+  if (!paging_.enabled) {
+    window(v).set_frame_writable(frame, !traced(frame));
+    return;
+  }
+  auto it = frame_of_.find(key(v, linear & ~0xFFFu));
+  if (it != frame_of_.end() && it->second == frame && traced(frame))
+    window(v).protect_page(linear & ~0xFFFu, false);
+}
+
 void ShadowMmu::trace_frame(uint64_t frame) {
   if (!traced_.insert(frame).second) return;
   set_traced_bit(frame, true);

@@ -76,6 +76,11 @@ class ShadowMmu {
   // still fault and are dropped by the fault handler.
   void map_open_bus(View v, uint32_t linear);
 
+  // Lets one write through `linear` in view `v` reach traced `frame` (the
+  // written bytes hold no translated code), or closes that again.
+  void open_for_write(View v, uint32_t linear, uint64_t frame);
+  void close_after_write(View v, uint32_t linear, uint64_t frame);
+
   // Code tracing by physical frame.
   void trace_frame(uint64_t frame);
   void untrace_frame(uint64_t frame);
