@@ -2,29 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "device_fakes.h"
+
 #include <string>
 #include <vector>
 
 namespace tv::dev {
 namespace {
-
-class FakeMachine : public MachineControl {
- public:
-  void request_reset(std::string_view reason) override { resets.emplace_back(reason); }
-  void request_exit(int status) override { exits.push_back(status); }
-  std::vector<std::string> resets;
-  std::vector<int> exits;
-};
-
-class FakeIrq : public IrqSink {
- public:
-  void set_irq(unsigned irq, bool level) override {
-    if (level && !levels[irq]) ++rising_edges[irq];
-    levels[irq] = level;
-  }
-  bool levels[16] = {};
-  int rising_edges[16] = {};
-};
 
 constexpr uint8_t kObf = 0x01;
 constexpr uint8_t kAuxb = 0x20;
@@ -106,10 +90,10 @@ TEST_F(I8042Test, KeyboardResetAcksThenPassesSelfTest) {
 TEST_F(I8042Test, ReplyRaisesIrq1OncePerByteWhenEnabled) {
   send(0xff);
   EXPECT_TRUE(irq.levels[1]);
-  EXPECT_EQ(irq.rising_edges[1], 1);
+  EXPECT_EQ(irq.rising[1], 1u);
   data();
   EXPECT_TRUE(irq.levels[1]);         // second byte loaded at once...
-  EXPECT_EQ(irq.rising_edges[1], 2);  // ...with a fresh edge
+  EXPECT_EQ(irq.rising[1], 2u);  // ...with a fresh edge
   data();
   EXPECT_FALSE(irq.levels[1]);
   EXPECT_FALSE(irq.levels[12]);
@@ -119,7 +103,7 @@ TEST_F(I8042Test, NoIrqWhenKeyboardInterruptDisabled) {
   set_command_byte(0x44);
   send(0xf4);
   EXPECT_EQ(status() & kObf, kObf);
-  EXPECT_EQ(irq.rising_edges[1], 0);
+  EXPECT_EQ(irq.rising[1], 0u);
   set_command_byte(0x45);  // enabling with data pending raises the line
   EXPECT_TRUE(irq.levels[1]);
 }

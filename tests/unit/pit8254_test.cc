@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "device_fakes.h"
+
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -10,16 +12,6 @@
 
 namespace tv::dev {
 namespace {
-
-class FakeIrq : public IrqSink {
- public:
-  void set_irq(unsigned irq, bool level) override {
-    if (level && !levels[irq]) ++rising[irq];
-    levels[irq] = level;
-  }
-  unsigned rising[16] = {};
-  bool levels[16] = {};
-};
 
 // The first nanosecond at which `ticks` input clocks have elapsed.
 uint64_t ns_for(uint64_t ticks) { return (ticks * 1'000'000'000 + 1193181) / 1193182; }

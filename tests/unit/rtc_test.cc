@@ -2,20 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "device_fakes.h"
+
 #include "devices/clock.h"
 
 namespace tv::dev {
 namespace {
-
-class FakeIrq : public IrqSink {
- public:
-  void set_irq(unsigned irq, bool level) override {
-    if (level && !levels[irq]) ++rising[irq];
-    levels[irq] = level;
-  }
-  unsigned rising[16] = {};
-  bool levels[16] = {};
-};
 
 constexpr uint64_t kStart = 7'000'000'000;
 constexpr time_t kFriday = 1710510330;  // 2024-03-15 13:45:30 UTC

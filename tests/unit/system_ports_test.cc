@@ -2,19 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "device_fakes.h"
+
 #include <string>
 #include <vector>
 
 namespace tv::dev {
 namespace {
-
-class FakeMachine : public MachineControl {
- public:
-  void request_reset(std::string_view reason) override { resets.emplace_back(reason); }
-  void request_exit(int status) override { exits.push_back(status); }
-  std::vector<std::string> resets;
-  std::vector<int> exits;
-};
 
 TEST(ResetPort92, StartsWithA20Enabled) {
   FakeMachine machine;
