@@ -33,6 +33,7 @@ Descriptor read_gate(const CpuState& cpu, LinearMemory& mem, const Event& ev, ui
   if (ev.vector * 8u + 7 > cpu.idtr.limit) throw fault(kGP, err);
   Descriptor g;
   g.addr = cpu.idtr.base + ev.vector * 8u;
+  LinearMemory::PrivilegeScope system(mem, 0);  // the IDT: supervisor accesses
   g.lo = mem.read<uint32_t>(g.addr);
   g.hi = mem.read<uint32_t>(g.addr + 4);
   const uint8_t t = g.type();

@@ -94,12 +94,12 @@ class LinearMemory {
 
   // Linear -> physical through the guest's page tables (setting A/D as the
   // CPU would); throws GuestFault(#PF) with CR2 set. Accesses are user
-  // accesses at CPL 3 except those to the descriptor tables and the TSS,
-  // which the CPU always makes as supervisor (SDM Vol. 3A 4.6.1), and stack
-  // accesses, made at the privilege of the stack segment (see StackScope).
+  // accesses at CPL 3, except where a PrivilegeScope says otherwise: the
+  // descriptor tables and the TSS, which the CPU always reads as supervisor
+  // (SDM Vol. 3A 4.6.1), and stacks, at the stack segment's privilege.
   GuestPhys translate(uint32_t linear, Access access) const {
     if (!mmu_ || !mmu_->paging().enabled) return GuestPhys{linear};
-    bool user = access_cpl() == 3 && !in_system_table(linear);
+    bool user = access_cpl() == 3;
     if (access == Access::kRead) {
       uint64_t phys;
       uint32_t error;
@@ -131,11 +131,6 @@ class LinearMemory {
 
  private:
   uint8_t access_cpl() const { return override_cpl_ >= 0 ? uint8_t(override_cpl_) : cpu_.cpl; }
-  bool in_system_table(uint32_t linear) const {
-    auto in = [linear](uint32_t base, uint32_t limit) { return linear - base <= limit; };
-    return in(cpu_.gdtr.base, cpu_.gdtr.limit) || in(cpu_.idtr.base, cpu_.idtr.limit) ||
-           in(cpu_.ldtr.base, cpu_.ldtr.limit) || in(cpu_.tr.base, cpu_.tr.limit);
-  }
   void wrote(uint64_t frame) {
     if (hook_) hook_(hook_context_, frame);
   }

@@ -27,6 +27,7 @@ std::optional<Descriptor> find_descriptor(const CpuState& cpu, LinearMemory& mem
   if (index + 7 > limit) return std::nullopt;
   Descriptor d;
   d.addr = base + index;
+  LinearMemory::PrivilegeScope system(mem, 0);  // descriptor tables: supervisor accesses
   d.lo = mem.read<uint32_t>(d.addr);
   d.hi = mem.read<uint32_t>(d.addr + 4);
   return d;
@@ -41,6 +42,7 @@ Descriptor read_descriptor(const CpuState& cpu, LinearMemory& mem, uint16_t sele
 void mark_accessed(LinearMemory& mem, Descriptor& d) {
   if (d.system() || (d.hi & (1u << 8))) return;
   d.hi |= 1u << 8;
+  LinearMemory::PrivilegeScope system(mem, 0);
   mem.write<uint8_t>(d.addr + 5, uint8_t(d.hi >> 8));
 }
 
@@ -176,6 +178,7 @@ Stack inner_stack(const CpuState& cpu, LinearMemory& mem, uint8_t dpl, uint32_t 
   const uint32_t ss_offset = sp_offset + (tss32 ? 4 : 2);
   if (!segment_usable(cpu.tr) || ss_offset + 1 > cpu.tr.limit)
     throw fault(kTS, selector_error(cpu.tr.selector) | ext);
+  LinearMemory::PrivilegeScope system(mem, 0);  // the TSS: supervisor accesses
   const uint32_t sp = tss32 ? mem.read<uint32_t>(cpu.tr.base + sp_offset)
                             : mem.read<uint16_t>(cpu.tr.base + sp_offset);
   const uint16_t ss = mem.read<uint16_t>(cpu.tr.base + ss_offset);
@@ -276,6 +279,7 @@ void ltr(CpuState& cpu, LinearMemory& mem, uint16_t selector) {
   if (!d.present()) throw fault(kNP, selector_error(selector));
   // Type bit 1 is the busy bit (SDM Vol. 3A 7.2.2).
   d.hi |= 2u << 8;
+  LinearMemory::PrivilegeScope system(mem, 0);
   mem.write<uint8_t>(d.addr + 5, uint8_t(d.hi >> 8));
   cpu.tr = make_segment(selector, d);
 }

@@ -31,6 +31,7 @@ void check_io_permission(BtRuntime& rt, const CpuState& cpu, uint32_t port, unsi
   const Segment& tr = cpu.tr;
   bool tss32 = (tr.attr & 0x0F) == 0x9 || (tr.attr & 0x0F) == 0xB;
   if (!tss32 || tr.limit < 0x67) throw fault(kGP, 0);
+  LinearMemory::PrivilegeScope system(rt.memory(), 0);  // the TSS: supervisor accesses
   uint32_t map = rt.memory().read<uint16_t>(tr.base + 0x66);
   uint32_t byte = map + port / 8;
   if (byte + 1 > tr.limit) throw fault(kGP, 0);
