@@ -172,6 +172,14 @@ void BtRuntime::invalidate_linear(uint32_t linear) {
   cache_->unchain_cross_page_into(page);
 }
 
+// Indirect branches to `block` will hit the jump cache from now on. A
+// block running into the next page is revalidated on each lookup, so with
+// paging it stays out.
+void BtRuntime::remember_for_indirect(const Block* block) {
+  bool spans = block->pages[1] != ~0ull && (mode_ & Mode::kPaging);
+  if (block->mode == mode_ && !spans) cache_->jump_cache_put(block);
+}
+
 const uint8_t* BtRuntime::continue_inline() {
   CpuState& cpu = area_.cpu();
   if (shutdown_ || halted_ || fatal_ || single_step_next_ || cpu.sti_shadow ||
@@ -185,8 +193,7 @@ const uint8_t* BtRuntime::continue_inline() {
   } catch (...) {  // a fetch fault: the dispatcher finds it again and delivers it
     return nullptr;
   }
-  bool spans = block->pages[1] != ~0ull && (mode_ & Mode::kPaging);
-  if (!spans) cache_->jump_cache_put(block);
+  remember_for_indirect(block);
   ++*exit_counts_.callout_inline;
   last_entered_eip_ = block->eip;
   return block->host;
@@ -370,13 +377,7 @@ VcpuExit BtRuntime::run() {
       cache_->chain(last_slot, block, !same_page && (mode_ & Mode::kPaging));
     }
     last_slot = nullptr;
-    // (A block running into the next page is revalidated on each lookup,
-    // so with paging it stays out of the jump cache.)
-    bool spans = block->pages[1] != ~0ull && (mode_ & Mode::kPaging);
-    if (cache_->miss_stub() && !single && block->mode == mode_ && !spans) {
-      // Indirect branches to this block will now hit the jump cache.
-      cache_->jump_cache_put(block);
-    }
+    if (!single) remember_for_indirect(block);
     cpu.exit_reason = uint32_t(ExitReason::kBranch);
     cpu.exit_slot = nullptr;
     last_entered_eip_ = block->eip;

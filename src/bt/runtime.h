@@ -102,6 +102,7 @@ class BtRuntime final : public Backend {
   void flush_cache(const char* cause);
   void update_mode();
   std::vector<const Block*> hottest_blocks(size_t n) const;
+  void remember_for_indirect(const Block* block);
 
   Machine& machine_;
   VcpuArea area_;
