@@ -60,10 +60,10 @@ constexpr CalloutInfo kWrmsr{handle_wrmsr, "wrmsr", true};
 constexpr CalloutInfo kMovCr{handle_mov_cr, "mov cr", true};
 constexpr CalloutInfo kMovDr{handle_mov_dr, "mov dr", false};
 constexpr CalloutInfo kDescriptorTable{handle_descriptor_table, "lgdt/lidt/lldt/ltr/...", true};
-constexpr CalloutInfo kMovToSeg{handle_mov_to_seg, "mov sreg, r/m", true};
+constexpr CalloutInfo kMovToSeg{handle_mov_to_seg, "mov sreg, r/m", false};  // exits unless nothing changed
 constexpr CalloutInfo kMovFromSeg{handle_mov_from_seg, "mov r/m, sreg", false};
 constexpr CalloutInfo kPushSeg{handle_push_seg, "push sreg", false};
-constexpr CalloutInfo kPopSeg{handle_pop_seg, "pop sreg", true};
+constexpr CalloutInfo kPopSeg{handle_pop_seg, "pop sreg", false};
 constexpr CalloutInfo kFarPointer{handle_far_pointer, "lds/les/lfs/lgs/lss", true};
 constexpr CalloutInfo kFarJmp{handle_far_jmp, "jmp far", true};
 constexpr CalloutInfo kFarCall{handle_far_call, "call far", true};

@@ -109,6 +109,13 @@ class CodeCache {
   void unchain_cross_page_nonglobal();
   void unchain_cross_page_into(uint32_t linear_page);
   void jump_cache_put(const Block* block);
+  // The host code the inline probe would find for `eip` in the table of
+  // CPL 3 (`user`) or the others; nullptr on a miss.
+  const uint8_t* jump_cache_find(uint32_t eip, bool user) const {
+    const JumpCacheEntry& e = jump_cache_[user][eip & (kJumpCacheSize - 1)];
+    if (e.neg_eip != uint32_t(0u - eip) || e.host == reinterpret_cast<uint64_t>(miss_stub_)) return nullptr;
+    return reinterpret_cast<const uint8_t*>(e.host);
+  }
   // Empties both tables; only the entries filled since the last clear are
   // touched, so this is cheap enough for every CR3 write.
   void jump_cache_clear();

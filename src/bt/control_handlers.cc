@@ -49,6 +49,18 @@ SegReg far_pointer_target(ZydisMnemonic m) {
   }
 }
 
+// A segment load that leaves the register as it was (Linux reloads
+// __USER_DS on every kernel entry) changes no translation, so the block
+// goes on; any other load ends it in the new mode.
+CalloutResult after_segment_load(BtRuntime& rt, const CpuState& cpu, SegReg s, const Segment& before) {
+  const Segment& now = cpu.seg[s];
+  if (s != kSs && now.selector == before.selector && now.attr == before.attr && now.base == before.base &&
+      now.limit == before.limit)
+    return CalloutResult::kContinue;
+  rt.mode_changed();
+  return CalloutResult::kExit;
+}
+
 void set_zf(CpuState& cpu, bool zf) {
   cpu.host_flags = zf ? (cpu.host_flags | kFlagZf) : (cpu.host_flags & ~uint64_t(kFlagZf));
 }
@@ -58,9 +70,9 @@ void set_zf(CpuState& cpu, bool zf) {
 CalloutResult handle_mov_to_seg(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
   SegReg s = seg_of(site.ops[0].reg.value);
   if (s == kCs) throw fault(kUD);
+  const Segment before = cpu.seg[s];
   segment_loader(rt, cpu)(s, uint16_t(read_operand(cpu, rt.memory(), site.insn, site.ops[1])));
-  rt.mode_changed();
-  return CalloutResult::kExit;
+  return after_segment_load(rt, cpu, s, before);
 }
 
 CalloutResult handle_mov_from_seg(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
@@ -75,9 +87,10 @@ CalloutResult handle_push_seg(BtRuntime& rt, CpuState& cpu, const CalloutSite& s
 }
 
 CalloutResult handle_pop_seg(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {
-  pop_segment(cpu, rt.memory(), osize(site), seg_of(site.ops[0].reg.value), segment_loader(rt, cpu));
-  rt.mode_changed();
-  return CalloutResult::kExit;
+  SegReg s = seg_of(site.ops[0].reg.value);
+  const Segment before = cpu.seg[s];
+  pop_segment(cpu, rt.memory(), osize(site), s, segment_loader(rt, cpu));
+  return after_segment_load(rt, cpu, s, before);
 }
 
 CalloutResult handle_far_pointer(BtRuntime& rt, CpuState& cpu, const CalloutSite& site) {

@@ -187,6 +187,11 @@ const uint8_t* BtRuntime::continue_inline() {
       interrupt_deliverable())
     return nullptr;
   if (mode_dirty_) update_mode();
+  if (const uint8_t* host = cache_->jump_cache_find(cpu.eip, cpu.cpl == 3)) {
+    ++*exit_counts_.callout_inline;
+    last_entered_eip_ = cpu.eip;
+    return host;
+  }
   Block* block;
   try {
     block = find_block(cpu.eip);

@@ -162,6 +162,7 @@ class BlockBuilder {
   bool translate_string(const Insn& i);
   Flow translate_branch(const Insn& i);
   Flow translate_stack(const Insn& i);
+  bool translate_push_pop_all(const Insn& i);
   bool translate_ident(const Insn& i);
   void emit_segment_check(const Insn& i, unsigned seg, unsigned size, bool write);
   bool ident_high_byte_fallback(ZydisEncoderRequest req);
@@ -244,6 +245,7 @@ Flow BlockBuilder::translate(const Insn& i) {
   if (translate_string(i)) return Flow::kContinue;
   if (i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR32 || i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR64)
     return Flow::kContinue;  // a NOP without CET
+  if (translate_push_pop_all(i)) return Flow::kContinue;
   if (const CalloutInfo* info = find_callout(i.d, i.ops)) {
     callout(i, *info);
     if (!info->ends_block) return Flow::kContinue;
@@ -367,6 +369,45 @@ Flow BlockBuilder::translate_branch(const Insn& i) {
   // Far forms are callouts (find_callout); anything else is unexpected.
   emit_raise(i.eip, raise_ud_callout());
   return Flow::kEnd;
+}
+
+// PUSHAD, POPAD and PUSH sreg, inline (interrupt entry stubs are full of
+// them). ESP moves last, so a faulting access restarts the instruction
+// with nothing changed but the bytes below ESP; POPAD reads its last and
+// first slots before it writes a register, so the rest cannot fault.
+bool BlockBuilder::translate_push_pop_all(const Insn& i) {
+  static constexpr ZydisRegister kPushOrder[8] = {
+      ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
+      ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI};
+  switch (i.d.mnemonic) {
+    case ZYDIS_MNEMONIC_PUSHAD:
+      if (i.d.operand_width != 32) return false;
+      for (int k = 0; k < 8; ++k) e_.store_stack_reg(-4 * (k + 1), kPushOrder[k], 4);
+      e_.adjust_esp(-32);
+      return true;
+    case ZYDIS_MNEMONIC_POPAD:
+      if (i.d.operand_width != 32) return false;
+      e_.load_stack(ZYDIS_REGISTER_R13D, 28, 4);  // EAX's slot
+      for (int k = 7; k >= 0; --k)
+        if (k != 4 && k != 0) e_.load_stack(kPushOrder[k], 4 * (7 - k), 4);  // the ESP slot is skipped
+      w_.bytes({0x44, 0x89, 0xE8});  // mov eax, r13d
+      e_.adjust_esp(32);
+      return true;
+    case ZYDIS_MNEMONIC_PUSH: {
+      if (i.ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+          ZydisRegisterGetClass(i.ops[0].reg.value) != ZYDIS_REGCLASS_SEGMENT)
+        return false;
+      unsigned seg = segment_index(i.ops[0].reg.value);
+      unsigned size = i.d.operand_width / 8;
+      w_.bytes({0x45, 0x0F, 0xB7, 0xAF});  // movzx r13d, word [r15 + selector]
+      w_.u32(uint32_t(offsetof(CpuState, seg) + seg * sizeof(Segment) + offsetof(Segment, selector)));
+      e_.store_stack_r13(-int32_t(size), size);
+      e_.adjust_esp(-int32_t(size));
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 Flow BlockBuilder::translate_stack(const Insn& i) {
