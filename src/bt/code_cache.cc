@@ -43,7 +43,7 @@ Block* CodeCache::insert(std::unique_ptr<Block> block, uint8_t* code_end) {
   Block* b = block.get();
   cursor_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(code_end) + 15) & ~uintptr_t(15));
   by_host_[reinterpret_cast<uintptr_t>(b->host)] = b;
-  by_key_.emplace(key(b->phys, b->mode), b);
+  by_key_.emplace(key(b->phys, b->eip, b->mode), b);
   for (uint64_t page : b->pages)
     if (page != ~0ull) by_page_[page].insert(b);
   blocks_[b->host] = std::move(block);
@@ -210,7 +210,7 @@ void CodeCache::invalidate(Block* b) {
         if (p->second.empty()) by_page_.erase(p);
       }
     }
-  auto [k, end] = by_key_.equal_range(key(b->phys, b->mode));
+  auto [k, end] = by_key_.equal_range(key(b->phys, b->eip, b->mode));
   for (; k != end; ++k)
     if (k->second == b) {
       by_key_.erase(k);

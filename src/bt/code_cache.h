@@ -90,9 +90,9 @@ class CodeCache {
   // The block for (phys, eip, mode) for which `valid(block)` holds.
   template <typename Pred>
   Block* lookup(uint64_t phys, uint32_t eip, uint32_t mode, Pred valid) const {
-    auto [it, end] = by_key_.equal_range(key(phys, mode));
+    auto [it, end] = by_key_.equal_range(key(phys, eip, mode));
     for (; it != end; ++it)
-      if (it->second->eip == eip && valid(*it->second)) return it->second;
+      if (valid(*it->second)) return it->second;
     return nullptr;
   }
   // Takes ownership of a translated block whose code ends at `code_end`.
@@ -144,7 +144,18 @@ class CodeCache {
   const std::unordered_map<const uint8_t*, std::unique_ptr<Block>>& blocks() const { return blocks_; }
 
  private:
-  static uint64_t key(uint64_t phys, uint32_t mode) { return phys | (uint64_t(mode) << 40); }
+  // Blocks are found by guest-physical start, EIP and mode: the same code
+  // at several linear addresses (a vDSO placed anew by every exec) gets a
+  // translation per address, and they must not share one hash chain.
+  struct Key {
+    uint64_t phys_mode;
+    uint32_t eip;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return size_t((k.phys_mode ^ (uint64_t(k.eip) << 20)) * 0x9E3779B97F4A7C15ull >> 16); }
+  };
+  static Key key(uint64_t phys, uint32_t eip, uint32_t mode) { return {phys | (uint64_t(mode) << 40), eip}; }
   void unchain_incoming(Block* b);
   void unchain_outgoing(Block* b);
   void jump_cache_drop(const Block* b);
@@ -172,7 +183,7 @@ class CodeCache {
   Stats& stats_;
   std::unordered_map<const uint8_t*, std::unique_ptr<Block>> blocks_;  // by host start
   std::map<uintptr_t, Block*> by_host_;
-  std::unordered_multimap<uint64_t, Block*> by_key_;
+  std::unordered_multimap<Key, Block*, KeyHash> by_key_;
   std::unordered_map<uint64_t, std::unordered_set<Block*>> by_page_;
   std::vector<std::unique_ptr<Block>> graveyard_;
   std::unique_ptr<Block> scratch_block_;

@@ -9,43 +9,31 @@
 
 namespace tv::mmu {
 
-ShadowMmu::ShadowMmu(GuestMemory& ram)
-    : ram_(ram), sup_(ram), user_(ram), traced_bits_((ram.size() / 4096 + 63) / 64) {
+ShadowMmu::ShadowMmu(GuestMemory& ram) : ram_(ram), traced_bits_((ram.size() / 4096 + 63) / 64) {
   open_bus_fd_ = memfd_create("transvisor-open-bus", MFD_CLOEXEC);
   if (open_bus_fd_ < 0 || ftruncate(open_bus_fd_, 4096) != 0) throw Error(errno_message("open-bus page"));
   std::vector<uint8_t> ones(4096, 0xFF);
   if (pwrite(open_bus_fd_, ones.data(), ones.size(), 0) != 4096) throw Error(errno_message("open-bus page"));
+  spaces_.push_back(std::make_unique<Space>(ram_, 0));
+  active_ = spaces_[0].get();
+  active_->in_use = true;
   identity_views();
 }
 
 ShadowMmu::~ShadowMmu() { close(open_bus_fd_); }
 
-void ShadowMmu::map_open_bus(View v, uint32_t linear) {
-  uint32_t page = linear & ~0xFFFu;
-  forget(v, page);
-  if (!window(v).map_foreign_page(page, open_bus_fd_)) {
-    ++stats_.enomem_flushes;
-    flush_all();
-    window(v).map_foreign_page(page, open_bus_fd_);
-  }
-  if (!paging_.enabled) return;  // identity views are rebuilt whole on a flush
-  frame_of_[key(v, page)] = kOpenBusFrame;
-  mappings_of_[kOpenBusFrame].push_back(key(v, page));
-  ++nonglobal_in_region_[size_t(v)][page >> 22];
-}
-
 void ShadowMmu::identity_views() {
-  sup_.map_identity();
-  user_.map_identity();
+  active_->sup.map_identity();
+  active_->user.map_identity();
   for (uint64_t frame : traced_) {
-    sup_.set_frame_writable(frame, false);
-    user_.set_frame_writable(frame, false);
+    active_->sup.set_frame_writable(frame, false);
+    active_->user.set_frame_writable(frame, false);
   }
 }
 
 bool ShadowMmu::locate(const void* host, View& view, uint64_t& offset) const {
   for (View v : {View::kSupervisor, View::kUser}) {
-    const ShadowWindow& w = v == View::kUser ? user_ : sup_;
+    const ShadowWindow& w = active_->window(v);
     if (w.contains(host)) {
       view = v;
       offset = w.offset_of(host);
@@ -64,79 +52,172 @@ void ShadowMmu::set_paging(const PagingState& p) {
 void ShadowMmu::flush_all() {
   ++stats_.flushes;
   clear_tlb();
-  frame_of_.clear();
+  for (auto& s : spaces_) {
+    if (s->in_use) empty_space(*s);
+    s->in_use = false;
+  }
   mappings_of_.clear();
-  large_regions_.clear();
-  global_.clear();
-  for (auto* counts : {&nonglobal_in_region_, &global_in_region_})
-    for (auto& view : *counts) view.fill(0);
-  sup_.unmap_all();
-  user_.unmap_all();
+  active_->in_use = true;
+  active_->cr3 = paging_.cr3;
   if (!paging_.enabled) identity_views();
 }
 
-void ShadowMmu::forget(View v, uint32_t page) {
-  auto it = frame_of_.find(key(v, page));
-  if (it == frame_of_.end()) return;
-  auto& counts = global_.erase(key(v, page)) ? global_in_region_ : nonglobal_in_region_;
-  --counts[size_t(v)][page >> 22];
-  auto& list = mappings_of_[it->second];
-  list.erase(std::remove(list.begin(), list.end(), key(v, page)), list.end());
-  if (list.empty()) mappings_of_.erase(it->second);
-  frame_of_.erase(it);
+// Forgets every mapping of `s` (mappings_of_ is the caller's business).
+void ShadowMmu::empty_space(Space& s) {
+  for (View v : {View::kSupervisor, View::kUser}) {
+    s.global[size_t(v)].clear();
+    s.local[size_t(v)].clear();
+    s.in_region[size_t(v)].fill(0);
+    s.window(v).unmap_all();
+  }
+  s.large_regions.clear();
+}
+
+const ShadowMmu::Mapping* ShadowMmu::find(Space& s, View v, uint32_t page) const {
+  for (auto* maps : {&s.local[size_t(v)], &s.global[size_t(v)]}) {
+    auto it = maps->find(page);
+    if (it != maps->end()) return &it->second;
+  }
+  return nullptr;
+}
+
+void ShadowMmu::drop(Space& s, View v, uint32_t page, bool unmap) {
+  auto& local = s.local[size_t(v)];
+  auto& global = s.global[size_t(v)];
+  auto it = local.find(page);
+  auto& maps = it != local.end() ? local : global;
+  if (it == local.end() && (it = global.find(page)) == global.end()) return;
+  if (unmap) s.window(v).unmap_page(page);
+  --s.in_region[size_t(v)][page >> 22];
+  auto list = mappings_of_.find(it->second.frame);
+  if (list != mappings_of_.end()) {
+    uint64_t k = key(s.index, v, page);
+    list->second.erase(std::remove(list->second.begin(), list->second.end(), k), list->second.end());
+    if (list->second.empty()) mappings_of_.erase(list);
+  }
+  maps.erase(it);
 }
 
 bool ShadowMmu::invalidate_page(uint32_t linear) {
   if (!paging_.enabled) return false;
   ++stats_.invlpgs;
-  clear_tlb();
-  uint32_t first = linear & ~0xFFFu, count = 1;
-  if (large_regions_.erase(linear >> 22)) first = linear & ~0x3FFFFFu, count = 1024;
-  for (uint32_t i = 0; i < count; ++i) {
-    uint32_t page = first + i * 0x1000;
+  const uint32_t region = linear >> 22;
+  bool large = active_->large_regions.count(region) != 0;
+  large ? clear_tlb() : clear_tlb_page(linear);
+  for (auto& s : spaces_) {
+    if (!s->in_use) continue;
+    // Other spaces hold what stays in a TLB across CR3 writes: global pages.
+    const bool active = s.get() == active_;
+    uint32_t first = linear & ~0xFFFu, count = 1;
+    if (s->large_regions.erase(region)) first = region << 22, count = 1024;
     for (View v : {View::kSupervisor, View::kUser}) {
-      if (!frame_of_.count(key(v, page))) continue;
-      window(v).unmap_page(page);
-      forget(v, page);
+      for (uint32_t i = 0; i < count && s->in_region[size_t(v)][region]; ++i) {
+        uint32_t page = first + i * 0x1000;
+        if (active ? find(*s, v, page) != nullptr : s->global[size_t(v)].count(page) != 0) drop(*s, v, page);
+      }
     }
   }
-  return count > 1;
+  return large;
 }
 
-bool ShadowMmu::map(View v, uint32_t page, uint64_t frame, bool writable, bool global) {
-  forget(v, page);
-  if (!window(v).map_page(page, frame, writable)) return false;
-  frame_of_[key(v, page)] = frame;
-  mappings_of_[frame].push_back(key(v, page));
-  if (global) global_.insert(key(v, page));
-  ++(global ? global_in_region_ : nonglobal_in_region_)[size_t(v)][page >> 22];
+ShadowMmu::Mapping ShadowMmu::entries_of(uint32_t linear, const Translation& t) const {
+  uint32_t pde = ram_.load<uint32_t>(GuestPhys{(paging_.cr3 & ~0xFFFull) + (linear >> 22) * 4});
+  if (t.page_size != 0x1000) return {0, pde, 0, true};
+  return {0, pde, ram_.load<uint32_t>(GuestPhys{t.pte_addr}), false};
+}
+
+bool ShadowMmu::map(View v, uint32_t page, uint64_t frame, bool writable, bool global, const Mapping& from) {
+  Space& s = *active_;
+  drop(s, v, page, false);
+  if (!s.window(v).map_page(page, frame, writable)) return false;
+  (global ? s.global : s.local)[size_t(v)][page] = Mapping{frame, from.pde, from.pte, from.large};
+  mappings_of_[frame].push_back(key(s.index, v, page));
+  ++s.in_region[size_t(v)][page >> 22];
   return true;
 }
 
-void ShadowMmu::drop_region(View v, uint32_t region) {
-  uint32_t first = region << 22;
-  bool whole = global_in_region_[size_t(v)][region] == 0;
-  if (whole) window(v).unmap_range(first, 1u << 22);
-  for (uint32_t i = 0; i < 1024 && nonglobal_in_region_[size_t(v)][region]; ++i) {
-    uint32_t page = first + i * 0x1000;
-    uint64_t k = key(v, page);
-    if (!frame_of_.count(k) || global_.count(k)) continue;
-    if (!whole) window(v).unmap_page(page);
-    forget(v, page);
+void ShadowMmu::map_open_bus(View v, uint32_t linear) {
+  uint32_t page = linear & ~0xFFFu;
+  drop(*active_, v, page, false);
+  if (!window(v).map_foreign_page(page, open_bus_fd_)) {
+    ++stats_.enomem_flushes;
+    flush_all();
+    window(v).map_foreign_page(page, open_bus_fd_);
+  }
+  if (!paging_.enabled) return;  // identity views are rebuilt whole on a flush
+  active_->local[size_t(v)][page] = Mapping{kOpenBusFrame, kUnchecked, kUnchecked, true};
+  mappings_of_[kOpenBusFrame].push_back(key(active_->index, v, page));
+  ++active_->in_region[size_t(v)][page >> 22];
+}
+
+// Drops the non-global mappings of `s` whose PDE or PTE is no longer the
+// one they were made from (`all`: every non-global mapping); a region that
+// loses all its mappings goes with one call.
+void ShadowMmu::drop_stale(Space& s, bool all) {
+  std::vector<uint32_t> stale;
+  const uint64_t pd = s.cr3 & ~0xFFFull;
+  for (View v : {View::kSupervisor, View::kUser}) {
+    stale.clear();
+    for (const auto& [page, m] : s.local[size_t(v)]) {
+      if (all) {
+        stale.push_back(page);
+        continue;
+      }
+      uint32_t pde = ram_.load<uint32_t>(GuestPhys{pd + (page >> 22) * 4});
+      bool ok = pde == m.pde;
+      if (ok && !m.large) {
+        uint64_t pte_addr = (pde & ~0xFFFull) + ((page >> 12) & 0x3FF) * 4;
+        ok = pte_addr + 4 <= ram_.size() && ram_.load<uint32_t>(GuestPhys{pte_addr}) == m.pte;
+      }
+      if (!ok) stale.push_back(page);
+    }
+    std::sort(stale.begin(), stale.end());
+    if (!all) stats_.stale_dropped += stale.size();
+    for (size_t i = 0; i < stale.size();) {
+      uint32_t region = stale[i] >> 22;
+      size_t j = i;
+      while (j < stale.size() && stale[j] >> 22 == region) ++j;
+      bool whole = j - i == s.in_region[size_t(v)][region];
+      if (whole) s.window(v).unmap_range(region << 22, 1u << 22);
+      for (; i < j; ++i) drop(s, v, stale[i], !whole);
+    }
   }
 }
 
 void ShadowMmu::switch_cr3(uint32_t cr3) {
   paging_.cr3 = cr3;
   ++stats_.cr3_switches;
-  if (!paging_.enabled || !paging_.pge) {
+  clear_tlb();
+  if (!paging_.enabled) {
     flush_all();
     return;
   }
-  clear_tlb();
-  for (View v : {View::kSupervisor, View::kUser})
-    for (uint32_t r = 0; r < 1024; ++r)
-      if (nonglobal_in_region_[size_t(v)][r]) drop_region(v, r);
+  active_->last_used = ++clock_;
+  Space* next = nullptr;
+  for (auto& s : spaces_)
+    if (s->in_use && s->cr3 == cr3) next = s.get();
+  if (next) {
+    if (next != active_) ++stats_.spaces_reused;
+  } else {
+    for (auto& s : spaces_)
+      if (!s->in_use) next = s.get();
+    if (!next && spaces_.size() < kSpaces) {
+      spaces_.push_back(std::make_unique<Space>(ram_, unsigned(spaces_.size())));
+      next = spaces_.back().get();
+    }
+    if (!next) {
+      // The least recently used space goes to the new CR3. Its global
+      // mappings stay: they are what a TLB keeps across CR3 writes.
+      next = std::min_element(spaces_.begin(), spaces_.end(), [](auto& a, auto& b) {
+               return a->last_used < b->last_used;
+             })->get();
+      drop_stale(*next, true);
+    }
+    next->in_use = true;
+    next->cr3 = cr3;
+  }
+  active_ = next;
+  drop_stale(*next, false);
 }
 
 FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
@@ -157,12 +238,13 @@ FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
   // faults here and sets D, and never while the frame holds code.
   bool writable = t.writable && t.dirty && !traced(frame);
   ++stats_.hidden_faults;
-  if (t.page_size != 0x1000) large_regions_.insert(linear >> 22);
+  if (t.page_size != 0x1000) active_->large_regions.insert(linear >> 22);
   bool global = t.global && paging_.pge;
-  if (!map(v, linear & ~0xFFFu, frame, writable, global)) {
+  Mapping from = entries_of(linear, t);
+  if (!map(v, linear & ~0xFFFu, frame, writable, global, from)) {
     ++stats_.enomem_flushes;
     flush_all();
-    map(v, linear & ~0xFFFu, frame, writable, global);
+    map(v, linear & ~0xFFFu, frame, writable, global, from);
     return {FaultOutcome::Kind::kRetry, 0, 0};
   }
   if (t.page_size == 0x1000) prefetch_neighbours(v, linear);
@@ -171,21 +253,20 @@ FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
 
 // Maps the pages around a hidden fault that the guest has already used:
 // present PTEs with A set (and D set for a writable mapping), so nothing
-// the guest can see changes. They would fault one by one otherwise, which
-// is what a process does again after every CR3 switch.
+// the guest can see changes. They would fault one by one otherwise.
 void ShadowMmu::prefetch_neighbours(View v, uint32_t linear) {
   constexpr int kRadius = 8;
   uint32_t page = linear & ~0xFFFu;
   for (int k = -kRadius; k <= kRadius; ++k) {
     uint32_t n = page + uint32_t(k) * 0x1000;
-    if (k == 0 || (n >> 22) != (page >> 22) || frame_of_.count(key(v, n))) continue;
+    if (k == 0 || (n >> 22) != (page >> 22) || find(*active_, v, n)) continue;
     Translation t = translate(n, AccessType::kRead, v == View::kUser, false);
     if (!t.ok || t.page_size != 0x1000) continue;
-    uint32_t pte = ram_.load<uint32_t>(GuestPhys{t.pte_addr});
+    Mapping from = entries_of(n, t);
     uint64_t frame = t.phys & ~0xFFFull;
-    if (!(pte & 0x20) || frame >= ram_.size()) continue;  // never accessed, or not RAM
-    bool writable = t.writable && (pte & 0x40) && !traced(frame);
-    if (!map(v, n, frame, writable, t.global && paging_.pge)) return;  // ENOMEM: the next fault flushes
+    if (!(from.pte & 0x20) || !(from.pde & 0x20) || frame >= ram_.size()) continue;  // never accessed, or not RAM
+    bool writable = t.writable && (from.pte & 0x40) && !traced(frame);
+    if (!map(v, n, frame, writable, t.global && paging_.pge, from)) return;  // ENOMEM: the next fault flushes
     ++stats_.prefetched;
   }
 }
@@ -195,7 +276,8 @@ void ShadowMmu::open_for_write(View v, uint32_t linear, uint64_t frame) {
     window(v).set_frame_writable(frame, true);
     return;
   }
-  if (!map(v, linear & ~0xFFFu, frame, true)) flush_all();  // ENOMEM: the write refaults
+  if (!map(v, linear & ~0xFFFu, frame, true, false, Mapping{0, kUnchecked, kUnchecked, true}))
+    flush_all();  // ENOMEM: the write refaults
 }
 
 void ShadowMmu::close_after_write(View v, uint32_t linear, uint64_t frame) {
@@ -203,23 +285,22 @@ void ShadowMmu::close_after_write(View v, uint32_t linear, uint64_t frame) {
     window(v).set_frame_writable(frame, !traced(frame));
     return;
   }
-  auto it = frame_of_.find(key(v, linear & ~0xFFFu));
-  if (it != frame_of_.end() && it->second == frame && traced(frame))
-    window(v).protect_page(linear & ~0xFFFu, false);
+  const Mapping* m = find(*active_, v, linear & ~0xFFFu);
+  if (m && m->frame == frame && traced(frame)) window(v).protect_page(linear & ~0xFFFu, false);
 }
 
 void ShadowMmu::trace_frame(uint64_t frame) {
   if (!traced_.insert(frame).second) return;
   set_traced_bit(frame, true);
   if (!paging_.enabled) {
-    sup_.set_frame_writable(frame, false);
-    user_.set_frame_writable(frame, false);
+    active_->sup.set_frame_writable(frame, false);
+    active_->user.set_frame_writable(frame, false);
     return;
   }
   auto it = mappings_of_.find(frame);
   if (it == mappings_of_.end()) return;
   for (uint64_t k : it->second) {
-    window(View(k >> 32)).protect_page(uint32_t(k), false);
+    spaces_[k >> 33]->window(View((k >> 32) & 1)).protect_page(uint32_t(k), false);
     ++stats_.protections;
   }
 }
@@ -228,18 +309,15 @@ void ShadowMmu::untrace_frame(uint64_t frame) {
   if (!traced_.erase(frame)) return;
   set_traced_bit(frame, false);
   if (!paging_.enabled) {
-    sup_.set_frame_writable(frame, true);
-    user_.set_frame_writable(frame, true);
+    active_->sup.set_frame_writable(frame, true);
+    active_->user.set_frame_writable(frame, true);
     return;
   }
   // The mappings refault and get the permissions the guest PTEs give.
   auto it = mappings_of_.find(frame);
   if (it == mappings_of_.end()) return;
   std::vector<uint64_t> keys = it->second;
-  for (uint64_t k : keys) {
-    window(View(k >> 32)).unmap_page(uint32_t(k));
-    forget(View(k >> 32), uint32_t(k));
-  }
+  for (uint64_t k : keys) drop(*spaces_[k >> 33], View((k >> 32) & 1), uint32_t(k));
 }
 
 }  // namespace tv::mmu
