@@ -46,8 +46,10 @@ void ShadowWindow::set_frame_writable(uint64_t frame_addr, bool writable) {
 bool ShadowWindow::map_page(uint32_t linear, uint64_t phys, bool writable) {
   // SAFETY: replaces one page of our reservation with a shared mapping of
   // one guest-RAM frame (phys < RAM size, checked by the caller).
+  // MAP_POPULATE fills the host PTE now: the access that follows would
+  // otherwise take a host fault of its own.
   void* p = mmap(base_ + (linear & ~0xFFFu), 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                 MAP_SHARED | MAP_FIXED, ram_.fd(), off_t(phys & ~0xFFFull));
+                 MAP_SHARED | MAP_FIXED | MAP_POPULATE, ram_.fd(), off_t(phys & ~0xFFFull));
   if (p != MAP_FAILED) return true;
   if (errno == ENOMEM) return false;
   throw Error(errno_message(fmt::format("map guest frame {:#x} at {:#x}", phys, linear)));
