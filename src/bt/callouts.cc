@@ -41,10 +41,12 @@ extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutS
     // (`site` may be gone after this: a translation may flush the cache.)
     if (const uint8_t* next = rt.continue_inline()) {
       cpu->continue_at = reinterpret_cast<uint64_t>(next);
+      rt.refresh_irq_pending();
       return 2;
     }
   }
   if (r == CalloutResult::kExit) cpu->exit_reason = uint32_t(ExitReason::kCallout);
+  else rt.refresh_irq_pending();
   return int(r);
 }
 

@@ -65,7 +65,8 @@ struct alignas(64) CpuState {
   uint8_t vif = 0;                      // 0x4a: the guest's virtual EFLAGS.IF
   uint8_t x87_dirty = 0;                // 0x4b: x87/MMX registers may differ from fpu[]
   uint8_t sse_only_saved = 0;           // 0x4c: fpu[] x87 part is current, registers in the ABI state
-  uint8_t pad1[3] = {};                 // 0x4d
+  uint8_t irq_pending = 0;              // 0x4d: the PIC has a request (checked after STI's shadow)
+  uint8_t pad1[2] = {};                 // 0x4e
   uint64_t callout_thunk = 0;           // 0x50
   uint64_t exit_thunk = 0;              // 0x58
   uint64_t gs_base = 0;                 // 0x60: current shadow window
@@ -102,6 +103,7 @@ static_assert(offsetof(CpuState, host_fcw) == 0x48);
 static_assert(offsetof(CpuState, vif) == 0x4a);
 static_assert(offsetof(CpuState, x87_dirty) == 0x4b);
 static_assert(offsetof(CpuState, sse_only_saved) == 0x4c);
+static_assert(offsetof(CpuState, irq_pending) == 0x4d);
 static_assert(offsetof(CpuState, callout_thunk) == 0x50);
 static_assert(offsetof(CpuState, exit_thunk) == 0x58);
 static_assert(offsetof(CpuState, gs_base) == 0x60);

@@ -14,7 +14,7 @@ namespace tv::bt {
 
 // CpuState offsets as disp8 values for the fixed sequences.
 constexpr uint8_t kOffEip = 0x20, kOffExitSlot = 0x38, kOffExitReason = 0x40, kOffVif = 0x4a, kOffX87Dirty = 0x4b,
-                  kOffCalloutThunk = 0x50, kOffExitThunk = 0x58;
+                  kOffIrqPending = 0x4d, kOffCalloutThunk = 0x50, kOffExitThunk = 0x58;
 
 // How guest memory operands reach the window.
 enum class SegMode {
@@ -41,6 +41,16 @@ struct Emit {
   void sync_exit(uint32_t eip) {
     store_eip(eip);
     jmp_exit_thunk();
+  }
+  // A sync exit to `eip` taken only if cpu.irq_pending is set (the end of
+  // an STI shadow); flag-free, RCX kept in R8 meanwhile.
+  void sync_exit_if_irq_pending(uint32_t eip) {
+    w.bytes({0x49, 0x89, 0xC8});                    // mov r8, rcx
+    w.bytes({0x41, 0x0F, 0xB6, 0x4F, kOffIrqPending});  // movzx ecx, byte [r15 + irq_pending]
+    w.bytes({0xE3, 15});                            // jrcxz over the exit
+    w.bytes({0x4C, 0x89, 0xC1});                    // mov rcx, r8
+    sync_exit(eip);                                 // 12 bytes
+    w.bytes({0x4C, 0x89, 0xC1});                    // mov rcx, r8
   }
   // Flag-free jump-cache probe for the target in R13D (see translator.cc).
   void indirect_lookup(int32_t jump_cache_offset, const uint8_t* miss_stub);

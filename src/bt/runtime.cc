@@ -97,6 +97,8 @@ bool BtRuntime::interrupt_deliverable() const {
   return cpu.vif && !cpu.sti_shadow && machine_.pic().interrupt_pending();
 }
 
+void BtRuntime::refresh_irq_pending() { area_.cpu().irq_pending = machine_.pic().interrupt_pending(); }
+
 void BtRuntime::update_mode() {
   derive_segment_checks(area_.cpu());
   uint32_t mode = Mode::of(area_.cpu());
@@ -386,6 +388,7 @@ VcpuExit BtRuntime::run() {
     cpu.exit_reason = uint32_t(ExitReason::kBranch);
     cpu.exit_slot = nullptr;
     last_entered_eip_ = block->eip;
+    refresh_irq_pending();
     auto reason = ExitReason(tv_bt_enter(&cpu, block->host));
     if (single) {
       cache_->retire(block);

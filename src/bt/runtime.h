@@ -73,6 +73,9 @@ class BtRuntime final : public Backend {
   // dispatcher has nothing else to do first (interrupts, kicks, halts,
   // single steps, shadows), else nullptr.
   const uint8_t* continue_inline();
+  // Before translated code runs: whether the PIC has a request, for the
+  // check at the end of an STI shadow.
+  void refresh_irq_pending();
   // IRET finished: pre-map the page of a #PF whose instruction it returns to.
   void after_iret();
   // Helpers wrote guest memory through the physmap: drop translations of

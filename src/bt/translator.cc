@@ -86,8 +86,13 @@ class BlockBuilder {
       eip = insn.next();
       if (flow == Flow::kEnd) break;
       if (unchainable_) {
-        e_.sync_exit(eip);
-        break;
+        if (!sti_pending || req_.single_instruction) {
+          e_.sync_exit(eip);
+          break;
+        }
+        // The instruction in STI's shadow ran: a pending interrupt is taken
+        // now, else the block goes on.
+        e_.sync_exit_if_irq_pending(eip);
       }
       sti_pending = is_sti(insn);
       if (sti_pending) continue;
