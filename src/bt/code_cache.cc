@@ -122,7 +122,7 @@ void CodeCache::unchain_outgoing(Block* b) {
 }
 
 void CodeCache::jump_cache_put(const Block* b) {
-  unsigned t = table_of(b), index = b->eip & (kJumpCacheSize - 1);
+  unsigned t = table_of(b), index = jump_cache_index(b->eip);
   JumpCacheEntry& e = jump_cache_[t][index];
   if (e.host == reinterpret_cast<uint64_t>(miss_stub_)) jump_cache_used_[t][b->global].push_back(index);
   uint32_t page = b->eip >> 12;
@@ -135,8 +135,24 @@ void CodeCache::jump_cache_put(const Block* b) {
   e.host = reinterpret_cast<uint64_t>(b->host);
 }
 
+LinearLinks CodeCache::save_linear(uint32_t cs_base) const {
+  LinearLinks links;
+  links.flushes = stats_.flushes;
+  links.cs_base = cs_base;
+  for (unsigned t = 0; t < 2; ++t)
+    for (uint32_t i : jump_cache_used_[t][0]) {
+      auto it = blocks_.find(reinterpret_cast<const uint8_t*>(jump_cache_[t][i].host));
+      if (it != blocks_.end() && !it->second->global) links.entries.push_back(it->second.get());
+    }
+  for (const auto& [page, slots] : cross_page_[0])
+    for (ExitSlot* slot : slots)
+      if (slot->chained_to && !slot->chained_to->global && slot->chained_to->linear_page == page)
+        links.chains.emplace_back(slot, slot->chained_to);
+  return links;
+}
+
 void CodeCache::jump_cache_drop(const Block* b) {
-  JumpCacheEntry& e = jump_cache_[table_of(b)][b->eip & (kJumpCacheSize - 1)];
+  JumpCacheEntry& e = jump_cache_[table_of(b)][jump_cache_index(b->eip)];
   if (e.host == reinterpret_cast<uint64_t>(b->host)) e.host = reinterpret_cast<uint64_t>(miss_stub_);
 }
 
@@ -172,7 +188,7 @@ void CodeCache::jump_cache_drop_page(uint32_t eip_page) {
   for (unsigned t = 0; t < 2; ++t)
     for (uint32_t k = 0; k < 0x1000; ++k) {
       uint32_t eip = eip_page + k;
-      JumpCacheEntry& e = jump_cache_[t][eip & (kJumpCacheSize - 1)];
+      JumpCacheEntry& e = jump_cache_[t][jump_cache_index(eip)];
       if (e.host != miss && e.neg_eip == uint32_t(0u - eip)) e.host = miss;
     }
 }

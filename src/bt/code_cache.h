@@ -62,6 +62,17 @@ struct Block {
 
 // An inline-probed jump cache entry: translated code adds neg_eip to the
 // target and takes `host` if the sum is zero (flag-free, see translator).
+// What of the jump cache and the chains depends on the guest's linear
+// mappings of non-global code: saved when a CR3 write leaves an address
+// space, offered back when a later CR3 write returns to it (CodeCache::
+// save_linear / restore_linear).
+struct LinearLinks {
+  std::vector<const Block*> entries;                 // non-global jump-cache entries
+  std::vector<std::pair<ExitSlot*, Block*>> chains;  // cross-page chains into non-global blocks
+  uint64_t flushes = 0;                              // cache flushes when saved (blocks die in one)
+  uint32_t cs_base = 0;
+};
+
 struct JumpCacheEntry {
   uint32_t neg_eip;
   uint32_t pad;
@@ -69,6 +80,17 @@ struct JumpCacheEntry {
 };
 constexpr unsigned kJumpCacheBits = 16;
 constexpr unsigned kJumpCacheSize = 1u << kJumpCacheBits;
+// The slot of an EIP: its low half plus its high half, so that code 64 KiB
+// apart (a kernel's text is megabytes) does not fight over one slot;
+// translated code computes it flag-free with RORX (BMI2) and LEA. Without
+// BMI2, the low half alone.
+inline const bool kJumpCacheMixes = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("bmi2") != 0;
+}();
+inline unsigned jump_cache_index(uint32_t eip) {
+  return (kJumpCacheMixes ? eip + ((eip >> 16) | (eip << 16)) : eip) & (kJumpCacheSize - 1);
+}
 
 class CodeCache {
  public:
@@ -112,7 +134,7 @@ class CodeCache {
   // The host code the inline probe would find for `eip` in the table of
   // CPL 3 (`user`) or the others; nullptr on a miss.
   const uint8_t* jump_cache_find(uint32_t eip, bool user) const {
-    const JumpCacheEntry& e = jump_cache_[user][eip & (kJumpCacheSize - 1)];
+    const JumpCacheEntry& e = jump_cache_[user][jump_cache_index(eip)];
     if (e.neg_eip != uint32_t(0u - eip) || e.host == reinterpret_cast<uint64_t>(miss_stub_)) return nullptr;
     return reinterpret_cast<const uint8_t*>(e.host);
   }
@@ -123,6 +145,20 @@ class CodeCache {
   // entries for the EIPs of one page (INVLPG; `eip_page` = linear - CS base).
   void jump_cache_clear_nonglobal();
   void jump_cache_drop_page(uint32_t eip_page);
+  // The non-global jump-cache entries and cross-page chains into non-global
+  // blocks, before a CR3 write drops them; and putting back those whose
+  // blocks are still valid, were translated in the mode `mode` differs from
+  // in CPL only, and whose code pages `mapped(block)` still holds.
+  LinearLinks save_linear(uint32_t cs_base) const;
+  template <typename Mapped>
+  void restore_linear(const LinearLinks& links, uint32_t mode, uint32_t cs_base, Mapped mapped) {
+    if (links.flushes != stats_.flushes || links.cs_base != cs_base) return;
+    constexpr uint32_t kCplBits = 3u << 3;
+    for (const Block* b : links.entries)
+      if (b->valid && ((b->mode ^ mode) & ~kCplBits) == 0 && mapped(*b)) jump_cache_put(b);
+    for (auto [slot, target] : links.chains)
+      if (!slot->chained_to && mapped(*target)) chain(slot, target, true);
+  }
 
   bool page_has_code(uint64_t frame) const { return by_page_.count(frame) != 0; }
   // Invalidates every block with code in `frame`; returns how many.

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "bt/code_cache.h"
+
 namespace tv::bt {
 
 ZydisRegister host_reg(ZydisRegister guest) {
@@ -38,12 +40,18 @@ void Emit::adjust_esp(int32_t disp) {
   }
 }
 
-// The jump cache is indexed by the low 16 bits of the target; an entry
-// matches when neg_eip + target == 0. Everything here is flag-free (movzx,
+// The jump cache is indexed by jump_cache_index(target); an entry matches
+// when neg_eip + target == 0. Everything here is flag-free (rorx, movzx,
 // lea, mov, jrcxz) because the guest's flags are live in RFLAGS. RCX is
 // borrowed for jrcxz and kept in R8 meanwhile.
 void Emit::indirect_lookup(int32_t jump_cache_offset, const uint8_t* miss_stub) {
-  w.bytes({0x45, 0x0F, 0xB7, 0xF5});  // movzx r14d, r13w
+  if (kJumpCacheMixes) {
+    w.bytes({0xC4, 0x43, 0x7B, 0xF0, 0xF5, 0x10});  // rorx r14d, r13d, 16
+    w.bytes({0x47, 0x8D, 0x74, 0x35, 0x00});        // lea r14d, [r13 + r14]
+    w.bytes({0x45, 0x0F, 0xB7, 0xF6});              // movzx r14d, r14w
+  } else {
+    w.bytes({0x45, 0x0F, 0xB7, 0xF5});  // movzx r14d, r13w
+  }
   w.bytes({0x4F, 0x8D, 0x34, 0x36});  // lea r14, [r14 + r14]
   w.bytes({0x4F, 0x8D, 0xB4, 0xF7});  // lea r14, [r15 + r14*8 + disp32]
   w.u32(uint32_t(jump_cache_offset));

@@ -52,6 +52,15 @@ struct Emit {
     sync_exit(eip);                                 // 12 bytes
     w.bytes({0x4C, 0x89, 0xC1});                    // mov rcx, r8
   }
+  // jmp `dest` if cpu.irq_pending is set (flag-free, like the above).
+  void jmp_if_irq_pending(const uint8_t* dest) {
+    w.bytes({0x49, 0x89, 0xC8});                        // mov r8, rcx
+    w.bytes({0x41, 0x0F, 0xB6, 0x4F, kOffIrqPending});  // movzx ecx, byte [r15 + irq_pending]
+    w.bytes({0xE3, 8});                                 // jrcxz over the jump
+    w.bytes({0x4C, 0x89, 0xC1});                        // mov rcx, r8
+    w.jmp(dest);                                        // 5 bytes
+    w.bytes({0x4C, 0x89, 0xC1});                        // mov rcx, r8
+  }
   // Flag-free jump-cache probe for the target in R13D (see translator.cc).
   void indirect_lookup(int32_t jump_cache_offset, const uint8_t* miss_stub);
   // Increments the 64-bit counter at `counter` (R13/R14, no flags).

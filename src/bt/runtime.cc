@@ -148,10 +148,10 @@ void BtRuntime::paging_changed(bool cr3_written) {
   mmu::PagingState same_but_cr3 = mmu_.paging();
   same_but_cr3.cr3 = p.cr3;
   if (cr3_written && p == same_but_cr3) {
+    const uint32_t old_cr3 = mmu_.paging().cr3;
     mmu_.switch_cr3(p.cr3);
     if (p.pge) {  // global pages keep their mappings: their blocks keep their links
-      cache_->jump_cache_clear_nonglobal();
-      cache_->unchain_cross_page_nonglobal();
+      switch_links(old_cr3, p.cr3);
       mode_dirty_ = true;
       return;
     }
@@ -163,6 +163,39 @@ void BtRuntime::paging_changed(bool cr3_written) {
   mode_dirty_ = true;
 }
 
+// Non-global jump-cache entries and cross-page chains go with a CR3 write,
+// as the TLB entries they stand for. Those of the space left are kept (a
+// few address spaces' worth), and those of the space entered come back
+// where the guest's tables still map each target block's code frames:
+// without this, every process switch sent each return and each jump to
+// another page through the dispatcher again.
+void BtRuntime::switch_links(uint32_t old_cr3, uint32_t new_cr3) {
+  constexpr size_t kSpaces = 8;
+  if (saved_links_.size() >= kSpaces && !saved_links_.count(old_cr3)) saved_links_.erase(saved_links_.begin());
+  saved_links_[old_cr3] = cache_->save_linear(cs_base_);
+  cache_->jump_cache_clear_nonglobal();
+  cache_->unchain_cross_page_nonglobal();
+  auto it = saved_links_.find(new_cr3);
+  if (it == saved_links_.end()) return;
+  if (mode_dirty_) update_mode();
+  std::unordered_map<uint32_t, uint64_t> frames;  // linear page | user -> frame (~0: unmapped)
+  auto frame_of = [&](uint32_t page, bool user) {
+    auto [f, fresh] = frames.try_emplace(page | user, ~0ull);
+    if (fresh) {
+      auto t = mmu_.translate(page, mmu::AccessType::kRead, user, false);
+      if (t.ok) f->second = t.phys & ~0xFFFull;
+    }
+    return f->second;
+  };
+  auto mapped = [&](const Block& b) {
+    bool user = ((b.mode >> Mode::kCplShift) & 3) == 3;
+    return frame_of(b.linear_page, user) == b.pages[0] &&
+           (b.pages[1] == ~0ull || frame_of(b.linear_page + 0x1000, user) == b.pages[1]);
+  };
+  cache_->restore_linear(it->second, mode_, cs_base_, mapped);
+  saved_links_.erase(it);
+}
+
 void BtRuntime::invalidate_linear(uint32_t linear) {
   if (mmu_.invalidate_page(linear)) {  // a whole 4 MiB region went
     cache_->jump_cache_clear();
@@ -171,15 +204,14 @@ void BtRuntime::invalidate_linear(uint32_t linear) {
   }
   uint32_t page = linear & ~0xFFFu;
   cache_->jump_cache_drop_page(page - cs_base_);
+  cache_->jump_cache_drop_page(page - 0x1000 - cs_base_);  // blocks running into this page
   cache_->unchain_cross_page_into(page);
 }
 
-// Indirect branches to `block` will hit the jump cache from now on. A
-// block running into the next page is revalidated on each lookup, so with
-// paging it stays out.
+// Indirect branches to `block` will hit the jump cache from now on (until
+// a CR3 write or an INVLPG of either page it was fetched from).
 void BtRuntime::remember_for_indirect(const Block* block) {
-  bool spans = block->pages[1] != ~0ull && (mode_ & Mode::kPaging);
-  if (block->mode == mode_ && !spans) cache_->jump_cache_put(block);
+  if (block->mode == mode_) cache_->jump_cache_put(block);
 }
 
 const uint8_t* BtRuntime::continue_inline() {

@@ -68,9 +68,11 @@ class BlockBuilder {
       uint8_t* insn_start = w_.cur();
       unsigned exits = block_->num_exits;
       w_.reset_encode_failed();
-      // The instruction in STI's shadow must leave through the dispatcher,
-      // which then delivers what became deliverable (Linux: "sti; ret").
-      unchainable_ = sti_pending || req_.single_instruction;
+      // The instruction in STI's shadow leaves through the dispatcher, which
+      // then delivers what became deliverable (Linux: "sti; ret"), if the
+      // PIC has a request; its exits check that first.
+      unchainable_ = req_.single_instruction;
+      sti_shadow_ = sti_pending;
       Flow flow = translate(insn);
       if (w_.encode_failed()) {
         // Something in the rewrite had no encoding: drop it and raise #UD
@@ -86,14 +88,10 @@ class BlockBuilder {
       eip = insn.next();
       if (flow == Flow::kEnd) break;
       if (unchainable_) {
-        if (!sti_pending || req_.single_instruction) {
-          e_.sync_exit(eip);
-          break;
-        }
-        // The instruction in STI's shadow ran: a pending interrupt is taken
-        // now, else the block goes on.
-        e_.sync_exit_if_irq_pending(eip);
+        e_.sync_exit(eip);
+        break;
       }
+      if (sti_shadow_) e_.sync_exit_if_irq_pending(eip);
       sti_pending = is_sti(insn);
       if (sti_pending) continue;
       bool page_end = (((req_.cs_base + eip) ^ (req_.cs_base + req_.eip)) & ~0xFFFu) != 0;
@@ -173,15 +171,18 @@ class BlockBuilder {
   bool ident_high_byte_fallback(ZydisEncoderRequest req);
 
   // Exits.
-  ExitSlot* new_slot(uint32_t target) {
+  // A slot jumped to straight from a branch (a taken JCC) stays unchained
+  // in STI's shadow; direct_exit() checks for a request first and chains.
+  ExitSlot* new_slot(uint32_t target, bool checked = false) {
     ExitSlot& s = block_->exits[block_->num_exits++];
     s.target_eip = target;
     s.block = block_.get();
-    s.chainable = !unchainable_;
+    s.chainable = !unchainable_ && (checked || !sti_shadow_);
     return &s;
   }
   void direct_exit(uint32_t target) {
-    ExitSlot* s = new_slot(target);
+    if (sti_shadow_) e_.sync_exit_if_irq_pending(target);
+    ExitSlot* s = new_slot(target, true);
     s->jmp_field = w_.jmp(w_.cur());  // patched to the stub in emit_stubs()
   }
   void emit_stubs() {
@@ -196,6 +197,7 @@ class BlockBuilder {
     }
   }
   void indirect_exit() {
+    if (sti_shadow_) e_.jmp_if_irq_pending(cache_.miss_stub());
     if (unchainable_) w_.jmp(cache_.miss_stub());  // straight to the dispatcher, target in R13D
     else e_.indirect_lookup(jump_cache_offset((req_.mode >> Mode::kCplShift) & 3), cache_.miss_stub());
   }
@@ -232,6 +234,7 @@ class BlockBuilder {
   Emit e_;
   SegMode seg_;
   bool unchainable_ = false;  // exits of the current instruction go to the dispatcher
+  bool sti_shadow_ = false;   // the current instruction is in STI's shadow
   bool x87_marked_ = false;   // this block already set cpu.x87_dirty
   ZydisDecoder decoder_;
   std::unique_ptr<Block> block_;
