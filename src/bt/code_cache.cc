@@ -135,20 +135,28 @@ void CodeCache::jump_cache_put(const Block* b) {
   e.host = reinterpret_cast<uint64_t>(b->host);
 }
 
-LinearLinks CodeCache::save_linear(uint32_t cs_base) const {
-  LinearLinks links;
-  links.flushes = stats_.flushes;
-  links.cs_base = cs_base;
+void CodeCache::park_nonglobal(uint32_t cs_base) {
+  // Bounded: a page whose links are never looked up again keeps at most
+  // kMaxParked of each kind, and the pool at most kMaxPages pages.
+  constexpr size_t kMaxParked = 1024, kMaxPages = 4096;
+  if (cs_base != parked_cs_base_ || parked_.size() > kMaxPages) parked_.clear();
+  parked_cs_base_ = cs_base;
   for (unsigned t = 0; t < 2; ++t)
     for (uint32_t i : jump_cache_used_[t][0]) {
       auto it = blocks_.find(reinterpret_cast<const uint8_t*>(jump_cache_[t][i].host));
-      if (it != blocks_.end() && !it->second->global) links.entries.push_back(it->second.get());
+      if (it == blocks_.end() || it->second->global) continue;
+      auto& entries = parked_[park_key(*it->second)].entries;
+      if (entries.size() < kMaxParked) entries.push_back(it->second.get());
     }
   for (const auto& [page, slots] : cross_page_[0])
-    for (ExitSlot* slot : slots)
-      if (slot->chained_to && !slot->chained_to->global && slot->chained_to->linear_page == page)
-        links.chains.emplace_back(slot, slot->chained_to);
-  return links;
+    for (ExitSlot* slot : slots) {
+      Block* target = slot->chained_to;
+      if (!target || target->global || target->linear_page != page) continue;
+      auto& chains = parked_[park_key(*target)].chains;
+      if (chains.size() < kMaxParked) chains.emplace_back(slot, target);
+    }
+  jump_cache_clear_nonglobal();
+  unchain_cross_page_nonglobal();
 }
 
 void CodeCache::jump_cache_drop(const Block* b) {
@@ -254,6 +262,7 @@ std::vector<uint64_t> CodeCache::flush() {
   std::vector<uint64_t> frames;
   for (const auto& [frame, set] : by_page_) frames.push_back(frame);
   for (auto& by_page : cross_page_) by_page.clear();
+  parked_.clear();
   blocks_.clear();
   graveyard_.clear();
   by_host_.clear();

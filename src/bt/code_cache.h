@@ -62,17 +62,6 @@ struct Block {
 
 // An inline-probed jump cache entry: translated code adds neg_eip to the
 // target and takes `host` if the sum is zero (flag-free, see translator).
-// What of the jump cache and the chains depends on the guest's linear
-// mappings of non-global code: saved when a CR3 write leaves an address
-// space, offered back when a later CR3 write returns to it (CodeCache::
-// save_linear / restore_linear).
-struct LinearLinks {
-  std::vector<const Block*> entries;                 // non-global jump-cache entries
-  std::vector<std::pair<ExitSlot*, Block*>> chains;  // cross-page chains into non-global blocks
-  uint64_t flushes = 0;                              // cache flushes when saved (blocks die in one)
-  uint32_t cs_base = 0;
-};
-
 struct JumpCacheEntry {
   uint32_t neg_eip;
   uint32_t pad;
@@ -145,19 +134,29 @@ class CodeCache {
   // entries for the EIPs of one page (INVLPG; `eip_page` = linear - CS base).
   void jump_cache_clear_nonglobal();
   void jump_cache_drop_page(uint32_t eip_page);
-  // The non-global jump-cache entries and cross-page chains into non-global
-  // blocks, before a CR3 write drops them; and putting back those whose
-  // blocks are still valid, were translated in the mode `mode` differs from
-  // in CPL only, and whose code pages `mapped(block)` still holds.
-  LinearLinks save_linear(uint32_t cs_base) const;
+  // A CR3 write drops the jump-cache entries of non-global blocks and the
+  // cross-page chains into them, as the TLB entries they stand for go. They
+  // are parked by the target's linear page, and the first lookup of a block
+  // in that page (unpark) puts back those whose code frames the page maps
+  // now: a process switched back to, or a new one running the same program
+  // (whose pages only get mapped by demand faults after the switch), would
+  // otherwise send every return and every jump to another page through the
+  // dispatcher again.
+  void park_nonglobal(uint32_t cs_base);
+  bool has_parked() const { return !parked_.empty(); }
   template <typename Mapped>
-  void restore_linear(const LinearLinks& links, uint32_t mode, uint32_t cs_base, Mapped mapped) {
-    if (links.flushes != stats_.flushes || links.cs_base != cs_base) return;
+  void unpark(const Block& b, uint32_t mode, uint32_t cs_base, Mapped mapped) {
+    auto it = parked_.find(park_key(b));
+    if (it == parked_.end()) return;
+    Parked p = std::move(it->second);
+    parked_.erase(it);
+    if (cs_base != parked_cs_base_) return;
     constexpr uint32_t kCplBits = 3u << 3;
-    for (const Block* b : links.entries)
-      if (b->valid && ((b->mode ^ mode) & ~kCplBits) == 0 && mapped(*b)) jump_cache_put(b);
-    for (auto [slot, target] : links.chains)
-      if (!slot->chained_to && mapped(*target)) chain(slot, target, true);
+    auto ok = [&](const Block& t) { return t.valid && ((t.mode ^ mode) & ~kCplBits) == 0 && mapped(t); };
+    for (const Block* e : p.entries)
+      if (ok(*e)) jump_cache_put(e);
+    for (auto [slot, target] : p.chains)
+      if (!slot->chained_to && ok(*target)) chain(slot, target, true);
   }
 
   bool page_has_code(uint64_t frame) const { return by_page_.count(frame) != 0; }
@@ -223,6 +222,13 @@ class CodeCache {
   std::unordered_map<uint64_t, std::unordered_set<Block*>> by_page_;
   std::vector<std::unique_ptr<Block>> graveyard_;
   std::unique_ptr<Block> scratch_block_;
+  struct Parked {
+    std::vector<const Block*> entries;
+    std::vector<std::pair<ExitSlot*, Block*>> chains;
+  };
+  static uint32_t park_key(const Block& b) { return b.linear_page | (table_of(&b)); }
+  std::unordered_map<uint32_t, Parked> parked_;  // by park_key of the target
+  uint32_t parked_cs_base_ = 0;
   // Cross-page chains by the target's linear page, [target is global].
   std::unordered_map<uint32_t, std::vector<ExitSlot*>> cross_page_[2];
   void unchain(ExitSlot* slot);  // invalidated, code may still be running

@@ -148,10 +148,9 @@ void BtRuntime::paging_changed(bool cr3_written) {
   mmu::PagingState same_but_cr3 = mmu_.paging();
   same_but_cr3.cr3 = p.cr3;
   if (cr3_written && p == same_but_cr3) {
-    const uint32_t old_cr3 = mmu_.paging().cr3;
     mmu_.switch_cr3(p.cr3);
     if (p.pge) {  // global pages keep their mappings: their blocks keep their links
-      switch_links(old_cr3, p.cr3);
+      cache_->park_nonglobal(cs_base_);
       mode_dirty_ = true;
       return;
     }
@@ -161,39 +160,6 @@ void BtRuntime::paging_changed(bool cr3_written) {
   cache_->jump_cache_clear();
   cache_->unchain_cross_page();
   mode_dirty_ = true;
-}
-
-// Non-global jump-cache entries and cross-page chains go with a CR3 write,
-// as the TLB entries they stand for. Those of the space left are kept (a
-// few address spaces' worth), and those of the space entered come back
-// where the guest's tables still map each target block's code frames:
-// without this, every process switch sent each return and each jump to
-// another page through the dispatcher again.
-void BtRuntime::switch_links(uint32_t old_cr3, uint32_t new_cr3) {
-  constexpr size_t kSpaces = 8;
-  if (saved_links_.size() >= kSpaces && !saved_links_.count(old_cr3)) saved_links_.erase(saved_links_.begin());
-  saved_links_[old_cr3] = cache_->save_linear(cs_base_);
-  cache_->jump_cache_clear_nonglobal();
-  cache_->unchain_cross_page_nonglobal();
-  auto it = saved_links_.find(new_cr3);
-  if (it == saved_links_.end()) return;
-  if (mode_dirty_) update_mode();
-  std::unordered_map<uint32_t, uint64_t> frames;  // linear page | user -> frame (~0: unmapped)
-  auto frame_of = [&](uint32_t page, bool user) {
-    auto [f, fresh] = frames.try_emplace(page | user, ~0ull);
-    if (fresh) {
-      auto t = mmu_.translate(page, mmu::AccessType::kRead, user, false);
-      if (t.ok) f->second = t.phys & ~0xFFFull;
-    }
-    return f->second;
-  };
-  auto mapped = [&](const Block& b) {
-    bool user = ((b.mode >> Mode::kCplShift) & 3) == 3;
-    return frame_of(b.linear_page, user) == b.pages[0] &&
-           (b.pages[1] == ~0ull || frame_of(b.linear_page + 0x1000, user) == b.pages[1]);
-  };
-  cache_->restore_linear(it->second, mode_, cs_base_, mapped);
-  saved_links_.erase(it);
 }
 
 void BtRuntime::invalidate_linear(uint32_t linear) {
@@ -301,12 +267,29 @@ Block* BtRuntime::find_block(uint32_t eip) {
     if (b.pages[1] == ~0ull || !(mode_ & Mode::kPaging)) return true;
     return (memory_.translate((linear & ~0xFFFu) + 0x1000, Access::kRead).value & ~0xFFFull) == b.pages[1];
   };
-  if (Block* b = cache_->lookup(phys, eip, mode_, second_page_ok)) {
+  Block* b = cache_->lookup(phys, eip, mode_, second_page_ok);
+  if (b) {
     ++stats_.block_hits;
-    return b;
+  } else {
+    ++stats_.block_misses;
+    b = translate(eip, false);
   }
-  ++stats_.block_misses;
-  return translate(eip, false);
+  if (!b->global && cache_->has_parked()) {
+    // The links into this page that a CR3 write parked, where the current
+    // tables map the same code (the walk does not set A: nothing is accessed).
+    const bool user = area_.cpu().cpl == 3;
+    auto frame_of = [&](uint32_t page) {
+      auto t = mmu_.translate(page, mmu::AccessType::kRead, user, false);
+      return t.ok ? t.phys & ~0xFFFull : ~0ull;
+    };
+    const uint64_t here = frame_of(b->linear_page);
+    auto mapped = [&](const Block& t) {
+      return (t.linear_page == b->linear_page ? here : frame_of(t.linear_page)) == t.pages[0] &&
+             (t.pages[1] == ~0ull || frame_of(t.linear_page + 0x1000) == t.pages[1]);
+    };
+    cache_->unpark(*b, mode_, cs_base_, mapped);
+  }
+  return b;
 }
 
 bool BtRuntime::deliver(const Event& event) {

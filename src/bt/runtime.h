@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,7 +106,6 @@ class BtRuntime final : public Backend {
   void update_mode();
   std::vector<const Block*> hottest_blocks(size_t n) const;
   void remember_for_indirect(const Block* block);
-  void switch_links(uint32_t old_cr3, uint32_t new_cr3);
 
   Machine& machine_;
   VcpuArea area_;
@@ -118,7 +116,6 @@ class BtRuntime final : public Backend {
   std::unique_ptr<Translator> translator_;
   uint32_t mode_ = 0;
   uint32_t cs_base_ = 0;
-  std::map<uint32_t, LinearLinks> saved_links_;  // by CR3 (see switch_links)
   bool mode_dirty_ = true;
   bool halted_ = false;
   bool shutdown_ = false;
