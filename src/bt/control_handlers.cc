@@ -49,14 +49,16 @@ SegReg far_pointer_target(ZydisMnemonic m) {
   }
 }
 
-// A segment load that leaves the register as it was (Linux reloads
-// __USER_DS on every kernel entry) changes no translation, so the block
-// goes on; any other load ends it in the new mode.
+// A data segment load that leaves the translation mode as it was (Linux
+// reloads __USER_DS on every kernel entry; a flat kernel data segment
+// replaces a flat user one) lets the block go on; any other load ends it
+// in the new mode. MOV SS always ends it (the interrupt shadow).
 CalloutResult after_segment_load(BtRuntime& rt, const CpuState& cpu, SegReg s, const Segment& before) {
   const Segment& now = cpu.seg[s];
   if (s != kSs && now.selector == before.selector && now.attr == before.attr && now.base == before.base &&
       now.limit == before.limit)
     return CalloutResult::kContinue;
+  if (s != kSs && rt.same_mode_after_segment_load()) return CalloutResult::kContinue;
   rt.mode_changed();
   return CalloutResult::kExit;
 }

@@ -40,14 +40,28 @@ class LinearMemory {
 
   // Physical reads outside RAM see an open bus (all-ones); writes there are
   // dropped, as on a PC with nothing decoding the address.
+  // Within one page of RAM (descriptors, stack slots): one translation
+  // and a plain access; anything else goes page by page.
   template <typename T>
   T read(uint32_t linear) {
     T v;
+    if ((linear & 0xFFF) <= 0x1000 - sizeof(T)) {
+      if (const uint8_t* p = ram_.host(translate(linear, Access::kRead), sizeof(T))) {
+        std::memcpy(&v, p, sizeof v);
+        return v;
+      }
+    }
     copy_in(linear, &v, sizeof v);
     return v;
   }
   template <typename T>
   void write(uint32_t linear, T v) {
+    if ((linear & 0xFFF) <= 0x1000 - sizeof(T)) {
+      GuestPhys phys = translate(linear, Access::kWrite);
+      wrote(phys.value & ~0xFFFull);
+      if (uint8_t* p = ram_.host(phys, sizeof(T))) std::memcpy(p, &v, sizeof v);
+      return;
+    }
     copy_out(linear, &v, sizeof v);
   }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "bt/disasm.h"
 #include "bt/emit.h"
@@ -99,9 +100,34 @@ bool BtRuntime::interrupt_deliverable() const {
 
 void BtRuntime::refresh_irq_pending() { area_.cpu().irq_pending = machine_.pic().interrupt_pending(); }
 
+// The mode and segment-check data depend on the segment registers, CR0,
+// CR4 and CPL only; a kernel entry and its return alternate between two
+// such states, so the last two results are kept.
+uint32_t BtRuntime::derive_mode() {
+  CpuState& cpu = area_.cpu();
+  for (ModeMemo& m : mode_memo_) {
+    if (m.valid && m.cr0 == cpu.cr0 && m.cr4 == cpu.cr4 && m.cpl == cpu.cpl &&
+        std::memcmp(m.seg, cpu.seg, sizeof m.seg) == 0) {
+      std::memcpy(cpu.seg_lo, m.lo, sizeof m.lo);
+      std::memcpy(cpu.seg_hi, m.hi, sizeof m.hi);
+      std::memcpy(cpu.seg_writable, m.writable, sizeof m.writable);
+      return m.mode;
+    }
+  }
+  derive_segment_checks(cpu);
+  ModeMemo& m = mode_memo_[memo_next_];
+  memo_next_ ^= 1;
+  m.valid = true;
+  m.cr0 = cpu.cr0, m.cr4 = cpu.cr4, m.cpl = cpu.cpl;
+  std::memcpy(m.seg, cpu.seg, sizeof m.seg);
+  std::memcpy(m.lo, cpu.seg_lo, sizeof m.lo);
+  std::memcpy(m.hi, cpu.seg_hi, sizeof m.hi);
+  std::memcpy(m.writable, cpu.seg_writable, sizeof m.writable);
+  return m.mode = Mode::of(cpu);
+}
+
 void BtRuntime::update_mode() {
-  derive_segment_checks(area_.cpu());
-  uint32_t mode = Mode::of(area_.cpu());
+  uint32_t mode = derive_mode();
   uint32_t cs_base = area_.cpu().seg[kCs].base;
   // The jump caches map EIPs (CS offsets) of one mode and CS base; each
   // CPL has its own table, so a CPL change alone keeps them.

@@ -64,6 +64,9 @@ class BtRuntime final : public Backend {
   // A callout changed state that the translation mode or the cached code
   // depends on (segments, CR0, ...): re-derive the mode before the next block.
   void mode_changed() { mode_dirty_ = true; }
+  // A data segment register changed: re-derives the segment checks; true
+  // if the translation mode stays what it was (the block may go on).
+  bool same_mode_after_segment_load() { return !mode_dirty_ && derive_mode() == mode_; }
   // CR0/CR3/CR4 changed: hand the paging state to the shadow MMU (which
   // flushes if it differs) and forget linear-address lookups.
   void paging_changed(bool cr3_written = false);
@@ -104,6 +107,7 @@ class BtRuntime final : public Backend {
   void invalidate_frame(uint64_t frame, const char* cause);
   void flush_cache(const char* cause);
   void update_mode();
+  uint32_t derive_mode();
   std::vector<const Block*> hottest_blocks(size_t n) const;
   void remember_for_indirect(const Block* block);
 
@@ -116,6 +120,17 @@ class BtRuntime final : public Backend {
   std::unique_ptr<Translator> translator_;
   uint32_t mode_ = 0;
   uint32_t cs_base_ = 0;
+  struct ModeMemo {
+    bool valid = false;
+    Segment seg[kNumSegRegs];
+    uint32_t cr0 = 0, cr4 = 0;
+    uint8_t cpl = 0;
+    uint32_t mode = 0;
+    uint32_t lo[kNumSegRegs], hi[kNumSegRegs];
+    uint8_t writable[kNumSegRegs];
+  };
+  ModeMemo mode_memo_[2];
+  unsigned memo_next_ = 0;
   bool mode_dirty_ = true;
   bool halted_ = false;
   bool shutdown_ = false;

@@ -28,8 +28,9 @@ std::optional<Descriptor> find_descriptor(const CpuState& cpu, LinearMemory& mem
   Descriptor d;
   d.addr = base + index;
   LinearMemory::PrivilegeScope system(mem, 0);  // descriptor tables: supervisor accesses
-  d.lo = mem.read<uint32_t>(d.addr);
-  d.hi = mem.read<uint32_t>(d.addr + 4);
+  const uint64_t raw = mem.read<uint64_t>(d.addr);
+  d.lo = uint32_t(raw);
+  d.hi = uint32_t(raw >> 32);
   return d;
 }
 

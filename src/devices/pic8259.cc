@@ -87,6 +87,7 @@ unsigned PicPair::Chip::rank(uint8_t bits) const {
 // must outrank everything in service (fully nested mode); in special mask
 // mode, masked inputs in service do not block (8259A datasheet, OCW3 SMM).
 int PicPair::Chip::highest_request() const {
+  if (!(irr & ~imr)) return -1;  // the common case: asked after every callout
   unsigned request = rank(irr & ~imr);
   if (request == 8) return -1;
   uint8_t in_service = special_mask ? uint8_t(isr & ~imr) : isr;
