@@ -42,6 +42,26 @@
   movl 0x1c(%r15), %edi
 .endm
 
+/* The guest's arithmetic flags and DF from the RFLAGS image in CpuState,
+ * without POPFQ (microcoded and slow, and it would also load AC/TF): DF by
+ * CLD/STD, OF by an 8-bit ADD that overflows exactly when the guest's OF is
+ * set, then SF ZF AF PF CF by SAHF (which leaves OF alone). Clobbers EAX
+ * and ECX: the guest GPRs are loaded after it. */
+.macro LOAD_GUEST_FLAGS
+  movl CS_HOST_FLAGS(%r15), %eax
+  cld
+  testl $0x400, %eax
+  jz 77f
+  std
+77:
+  movl %eax, %ecx
+  shrl $11, %ecx
+  andb $1, %cl
+  addb $0x7f, %cl
+  movb %al, %ah
+  sahf
+.endm
+
 /* Guest FP state out, host FP control state back (SysV: MXCSR control
  * bits and the x87 control word are callee-saved; the x87 stack must be
  * empty at calls). */
@@ -124,8 +144,7 @@ tv_bt_enter:
   fxrstor64 CS_FPU(%r15)
 2:
   movb $0, CS_X87_DIRTY(%r15)
-  pushq CS_HOST_FLAGS(%r15)
-  popfq
+  LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
   jmpq *%r13
   .size tv_bt_enter, .-tv_bt_enter
@@ -190,8 +209,7 @@ tv_bt_callout:
   testl %eax, %eax
   jnz leave_or_go_on_sse
   LOAD_GUEST_SSE
-  pushq CS_HOST_FLAGS(%r15)
-  popfq
+  LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
   ret
 leave_or_go_on_sse:
@@ -199,8 +217,7 @@ leave_or_go_on_sse:
   jne leave_after_sse_save
   LOAD_GUEST_SSE
 go_on:
-  pushq CS_HOST_FLAGS(%r15)
-  popfq
+  LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
   leaq 8(%rsp), %rsp              /* drop the return address into the old block */
   jmpq *CS_CONTINUE_AT(%r15)
@@ -218,8 +235,7 @@ full_callout:
   jnz leave_or_go_on_full
   fxrstor64 CS_FPU(%r15)
   movb $0, CS_X87_DIRTY(%r15)
-  pushq CS_HOST_FLAGS(%r15)
-  popfq
+  LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
   ret
 leave_or_go_on_full:
