@@ -150,9 +150,30 @@ static void check_fxsave(void) {
   check_eq(ftw_restored, 0x07ff, "tag word after fxrstor");
 }
 
+/* XMM0-7 and MXCSR across instructions a VMM handles out of line (CPUID,
+ * port I/O, MOV from DS, POPF), between SSE instructions in one stretch of
+ * straight-line code. (No segment load: this guest runs on the loader's
+ * GDT, which the multiboot spec leaves undefined.) */
+static void check_sse_across_exits(void) {
+  uint32_t xmm_out[8][4], mxcsr_out, eax = 0, ebx, ecx = 0, edx;
+  __asm__ volatile("ldmxcsr %[mx]\n\t" LOAD_XMMS
+                   "cpuid\n\t"
+                   "movb $0x5a, %%al\n\toutb %%al, $0x80\n\t"
+                   "movl %%ds, %%eax\n\tpushfl\n\tpopfl\n\t"
+                   "stmxcsr %[mx_out]\n\t" STORE_XMMS
+                   "ldmxcsr %[mx_default]"
+                   : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx), [mx_out] "=m"(mxcsr_out), "=m"(xmm_out)
+                   : [mx] "m"((uint32_t){SAVE_MXCSR}), [mx_default] "m"((uint32_t){MXCSR_DEFAULT}),
+                     [xp] "S"(xmm_pattern), [xo] "D"(xmm_out)  /* CPUID writes the others */
+                   : "memory");
+  check(memcmp(xmm_out, xmm_pattern, sizeof xmm_pattern) == 0, "xmm registers across cpuid/out/mov from ds/popf");
+  check_eq(mxcsr_out, SAVE_MXCSR, "mxcsr across cpuid/out/mov from ds/popf");
+}
+
 void test_fxsave(void) {
   unsigned before = check_failures();
   check_fnsave();
   check_fxsave();
+  check_sse_across_exits();
   group_done("fnsave/fxsave", before);
 }

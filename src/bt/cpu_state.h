@@ -66,12 +66,14 @@ struct alignas(64) CpuState {
   uint8_t x87_dirty = 0;                // 0x4b: x87/MMX registers may differ from fpu[]
   uint8_t sse_only_saved = 0;           // 0x4c: fpu[] x87 part is current, registers in the ABI state
   uint8_t irq_pending = 0;              // 0x4d: the PIC has a request (checked after STI's shadow)
-  uint8_t pad1[2] = {};                 // 0x4e
+  uint8_t sse_live = 0;                 // 0x4e: XMM0-7 and MXCSR hold the guest's (else fpu[] does)
+  uint8_t pad1 = 0;                     // 0x4f
   uint64_t callout_thunk = 0;           // 0x50
   uint64_t exit_thunk = 0;              // 0x58
   uint64_t gs_base = 0;                 // 0x60: current shadow window
   uint64_t continue_at = 0;             // 0x68: a callout's next block (result 2)
-  uint64_t pad2[2] = {};                // 0x70
+  uint64_t load_sse_thunk = 0;          // 0x70: loads fpu[]'s SSE half, sets sse_live
+  uint64_t pad2 = 0;                    // 0x78
   alignas(64) uint8_t fpu[512] = {};    // 0x80: fxsave64 image of the guest FP state
 
   // ---- Fields only C++ touches. ----
@@ -104,6 +106,8 @@ static_assert(offsetof(CpuState, vif) == 0x4a);
 static_assert(offsetof(CpuState, x87_dirty) == 0x4b);
 static_assert(offsetof(CpuState, sse_only_saved) == 0x4c);
 static_assert(offsetof(CpuState, irq_pending) == 0x4d);
+static_assert(offsetof(CpuState, sse_live) == 0x4e);
+static_assert(offsetof(CpuState, load_sse_thunk) == 0x70);
 static_assert(offsetof(CpuState, callout_thunk) == 0x50);
 static_assert(offsetof(CpuState, exit_thunk) == 0x58);
 static_assert(offsetof(CpuState, gs_base) == 0x60);

@@ -15,6 +15,7 @@
 #define CS_HOST_FCW 0x48
 #define CS_X87_DIRTY 0x4b
 #define CS_SSE_ONLY 0x4c
+#define CS_SSE_LIVE 0x4e
 #define CS_CONTINUE_AT 0x68
 #define CS_FPU 0x80
 #define CS_FPU_MXCSR (CS_FPU + 24)
@@ -101,6 +102,27 @@
   ldmxcsr CS_FPU_MXCSR(%r15)
 .endm
 
+/* The SSE half is loaded lazily: translated code calls tv_bt_load_sse
+ * before its first SSE instruction when sse_live is clear, so the paths
+ * below save it only if it is live and never load it back. */
+.macro SAVE_GUEST_SSE_IF_LIVE
+  cmpb $0, CS_SSE_LIVE(%r15)
+  je 78f
+  SAVE_GUEST_SSE
+  movb $0, CS_SSE_LIVE(%r15)
+78:
+  cld
+.endm
+
+/* Before an FXSAVE of the whole state: the SSE half into the registers if
+ * they do not hold it. */
+.macro LOAD_GUEST_SSE_UNLESS_LIVE
+  cmpb $0, CS_SSE_LIVE(%r15)
+  jne 79f
+  LOAD_GUEST_SSE
+79:
+.endm
+
 /* Jumps to `full` unless only the SSE half of the guest FP state needs
  * saving: no x87/MMX instruction ran since the last full save (so the x87
  * part of the image is current) and the x87 unit is as the host ABI wants
@@ -137,11 +159,9 @@ tv_bt_enter:
   stmxcsr CS_HOST_MXCSR(%r15)
   fnstcw CS_HOST_FCW(%r15)
   cmpb $0, CS_SSE_ONLY(%r15)
-  je 1f
-  LOAD_GUEST_SSE                  /* the x87 registers already match the image */
-  jmp 2f
-1:
+  jne 2f                          /* the x87 registers already match the image; SSE loads lazily */
   fxrstor64 CS_FPU(%r15)
+  movb $1, CS_SSE_LIVE(%r15)
 2:
   movb $0, CS_X87_DIRTY(%r15)
   LOAD_GUEST_FLAGS
@@ -165,11 +185,13 @@ tv_bt_exit:
   .globl tv_bt_exit_saved
 tv_bt_exit_saved:
   JUMP_UNLESS_X87_CLEAN full_exit
-  SAVE_GUEST_SSE
+  SAVE_GUEST_SSE_IF_LIVE
   movb $1, CS_SSE_ONLY(%r15)
   jmp return_to_host
 full_exit:
+  LOAD_GUEST_SSE_UNLESS_LIVE
   SWITCH_FP_TO_HOST
+  movb $0, CS_SSE_LIVE(%r15)
   movb $0, CS_SSE_ONLY(%r15)
 return_to_host:
   movq CS_HOST_RSP(%r15), %rsp
@@ -200,7 +222,7 @@ tv_bt_callout:
   pushfq
   popq CS_HOST_FLAGS(%r15)
   JUMP_UNLESS_X87_CLEAN full_callout
-  SAVE_GUEST_SSE
+  SAVE_GUEST_SSE_IF_LIVE
   subq $8, %rsp
   movq %r15, %rdi
   movq %r14, %rsi
@@ -208,14 +230,12 @@ tv_bt_callout:
   addq $8, %rsp
   testl %eax, %eax
   jnz leave_or_go_on_sse
-  LOAD_GUEST_SSE
   LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
   ret
 leave_or_go_on_sse:
   cmpl $2, %eax
   jne leave_after_sse_save
-  LOAD_GUEST_SSE
 go_on:
   LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
@@ -225,7 +245,9 @@ leave_after_sse_save:
   movb $1, CS_SSE_ONLY(%r15)
   jmp return_to_host
 full_callout:
+  LOAD_GUEST_SSE_UNLESS_LIVE
   SWITCH_FP_TO_HOST
+  movb $0, CS_SSE_LIVE(%r15)
   subq $8, %rsp
   movq %r15, %rdi
   movq %r14, %rsi
@@ -235,6 +257,7 @@ full_callout:
   jnz leave_or_go_on_full
   fxrstor64 CS_FPU(%r15)
   movb $0, CS_X87_DIRTY(%r15)
+  movb $1, CS_SSE_LIVE(%r15)
   LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
   ret
@@ -243,10 +266,21 @@ leave_or_go_on_full:
   jne leave_after_full_save
   fxrstor64 CS_FPU(%r15)
   movb $0, CS_X87_DIRTY(%r15)
+  movb $1, CS_SSE_LIVE(%r15)
   jmp go_on
 leave_after_full_save:
   movb $0, CS_SSE_ONLY(%r15)
   jmp return_to_host
   .size tv_bt_callout, .-tv_bt_callout
+
+/* Called from translated code (flag-free) before an SSE instruction when
+ * sse_live is clear: XMM0-7 and MXCSR from the image. */
+  .globl tv_bt_load_sse
+  .type tv_bt_load_sse, @function
+tv_bt_load_sse:
+  LOAD_GUEST_SSE
+  movb $1, CS_SSE_LIVE(%r15)
+  ret
+  .size tv_bt_load_sse, .-tv_bt_load_sse
 
   .section .note.GNU-stack,"",@progbits

@@ -14,7 +14,7 @@ namespace tv::bt {
 
 // CpuState offsets as disp8 values for the fixed sequences.
 constexpr uint8_t kOffEip = 0x20, kOffExitSlot = 0x38, kOffExitReason = 0x40, kOffVif = 0x4a, kOffX87Dirty = 0x4b,
-                  kOffIrqPending = 0x4d, kOffCalloutThunk = 0x50, kOffExitThunk = 0x58;
+                  kOffIrqPending = 0x4d, kOffSseLive = 0x4e, kOffLoadSseThunk = 0x70, kOffCalloutThunk = 0x50, kOffExitThunk = 0x58;
 
 // How guest memory operands reach the window.
 enum class SegMode {
@@ -35,6 +35,17 @@ struct Emit {
   void store_r14_exit_slot() { w.bytes({0x4D, 0x89, 0x77, kOffExitSlot}); }
   void set_vif(uint8_t v) { w.bytes({0x41, 0xC6, 0x47, kOffVif, v}); }
   void mark_x87_dirty() { w.bytes({0x41, 0xC6, 0x47, kOffX87Dirty, 1}); }
+  // Before SSE instructions: loads the guest's XMM0-7/MXCSR unless they are
+  // live (callouts leave them in the image). Flag-free; RCX kept in R8.
+  void ensure_sse_live() {
+    w.bytes({0x49, 0x89, 0xC8});                     // mov r8, rcx
+    w.bytes({0x41, 0x0F, 0xB6, 0x4F, kOffSseLive});  // movzx ecx, byte [r15 + sse_live]
+    w.bytes({0xE3, 0x05});                           // jrcxz load
+    w.bytes({0x4C, 0x89, 0xC1});                     // mov rcx, r8
+    w.bytes({0xEB, 0x07});                           // jmp done
+    w.bytes({0x4C, 0x89, 0xC1});                     // load: mov rcx, r8
+    w.bytes({0x41, 0xFF, 0x57, kOffLoadSseThunk});   // call [r15 + load_sse_thunk]
+  }                                                  // done:
   // lea r12d, [r12 + disp]: ESP adjustment without touching flags.
   void adjust_esp(int32_t disp);
   // A sync exit: leave translated code with cpu.eip = eip, no chaining.

@@ -48,4 +48,23 @@ bool touches_x87(const ZydisDecodedInstruction& d, const ZydisDecodedOperand* op
   return false;
 }
 
+// True if the instruction reads or writes XMM0-7 or MXCSR (FXSAVE and
+// FXRSTOR included), which callouts leave in the image.
+bool touches_sse(const ZydisDecodedInstruction& d, const ZydisDecodedOperand* ops) {
+  switch (d.meta.isa_set) {
+    case ZYDIS_ISA_SET_SSE:
+    case ZYDIS_ISA_SET_SSE2:
+    case ZYDIS_ISA_SET_SSE2MMX:
+    case ZYDIS_ISA_SET_SSEMXCSR:
+    case ZYDIS_ISA_SET_FXSAVE:
+      return true;
+    default:
+      break;
+  }
+  for (unsigned k = 0; k < d.operand_count; ++k)
+    if (ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER && ZydisRegisterGetClass(ops[k].reg.value) == ZYDIS_REGCLASS_XMM)
+      return true;
+  return false;
+}
+
 }  // namespace tv::bt

@@ -13,5 +13,7 @@ namespace tv::bt {
 // The vector (kNM or kUD) the instruction raises in `mode`, or 0.
 uint8_t fpu_trap(const ZydisDecodedInstruction& d, uint32_t mode);
 bool touches_x87(const ZydisDecodedInstruction& d, const ZydisDecodedOperand* ops);
+// True if it touches XMM0-7 or MXCSR (translated code loads them first).
+bool touches_sse(const ZydisDecodedInstruction& d, const ZydisDecodedOperand* ops);
 
 }  // namespace tv::bt

@@ -18,6 +18,7 @@
 extern "C" uint32_t tv_bt_enter(tv::bt::CpuState* cpu, const void* code);
 extern "C" void tv_bt_exit();
 extern "C" void tv_bt_callout();
+extern "C" void tv_bt_load_sse();
 
 namespace tv::bt {
 namespace {
@@ -54,6 +55,7 @@ BtRuntime::BtRuntime(Machine& machine)
   CpuState& cpu = area_.cpu();
   cpu.callout_thunk = reinterpret_cast<uint64_t>(&tv_bt_callout);
   cpu.exit_thunk = reinterpret_cast<uint64_t>(&tv_bt_exit);
+  cpu.load_sse_thunk = reinterpret_cast<uint64_t>(&tv_bt_load_sse);
   cpu.gs_base = reinterpret_cast<uint64_t>(mmu_.window(mmu::View::kSupervisor).base());
   // A fresh FP state: fxsave of a just-initialised FPU (FCW 0x37F, MXCSR 0x1F80).
   asm volatile("fninit; fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(cpu.fpu)));

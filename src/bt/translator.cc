@@ -216,6 +216,7 @@ class BlockBuilder {
     e_.mov_r14_imm64(reinterpret_cast<uint64_t>(site.get()));
     e_.call_callout_thunk();
     x87_marked_ = false;  // a full-save callout clears cpu.x87_dirty
+    sse_live_ = false;    // and any callout leaves the SSE registers in the image
     block_->callouts.push_back(std::move(site));
   }
   void emit_raise(uint32_t eip, const CalloutInfo& info) {
@@ -236,6 +237,7 @@ class BlockBuilder {
   bool unchainable_ = false;  // exits of the current instruction go to the dispatcher
   bool sti_shadow_ = false;   // the current instruction is in STI's shadow
   bool x87_marked_ = false;   // this block already set cpu.x87_dirty
+  bool sse_live_ = false;     // this block already made the guest's SSE registers live
   ZydisDecoder decoder_;
   std::unique_ptr<Block> block_;
 };
@@ -244,6 +246,10 @@ Flow BlockBuilder::translate(const Insn& i) {
   if (!x87_marked_ && touches_x87(i.d, i.ops)) {
     e_.mark_x87_dirty();
     x87_marked_ = true;
+  }
+  if (!sse_live_ && touches_sse(i.d, i.ops)) {
+    e_.ensure_sse_live();
+    sse_live_ = true;
   }
   if (uint8_t vector = fpu_trap(i.d, req_.mode)) {
     callout(i, vector == kNM ? raise_nm_callout() : raise_ud_callout());
