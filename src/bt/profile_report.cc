@@ -59,9 +59,9 @@ void BtRuntime::report_profile(std::string& out) const {
   const mmu::MmuStats& m = mmu_.stats();
   out += fmt::format("  shadow MMU: {} hidden faults, {} guest page faults, {} full flushes, {} CR3 switches "
                      "({} to a cached address space, {} stale mappings dropped), {} INVLPGs, {} code-tracing "
-                     "protections, {} ENOMEM flushes, {} pages prefetched\n",
+                     "protections, {} ENOMEM flushes\n",
                      m.hidden_faults, m.guest_page_faults, m.flushes, m.cr3_switches, m.spaces_reused,
-                     m.stale_dropped, m.invlpgs, m.protections, m.enomem_flushes, m.prefetched);
+                     m.stale_dropped, m.invlpgs, m.protections, m.enomem_flushes);
   table(out, "exits to the dispatcher by reason", s.exits);
   table(out, "callouts by instruction", s.callouts);
   table(out, "invalidations by cause", s.invalidations);
@@ -100,7 +100,7 @@ void BtRuntime::report_profile_json(JsonWriter& j) const {
   j.value("hidden_faults", m.hidden_faults).value("guest_page_faults", m.guest_page_faults);
   j.value("full_flushes", m.flushes).value("cr3_switches", m.cr3_switches).value("invlpgs", m.invlpgs);
   j.value("code_tracing_protections", m.protections).value("enomem_flushes", m.enomem_flushes);
-  j.value("prefetched", m.prefetched).value("spaces_reused", m.spaces_reused).value("stale_dropped", m.stale_dropped);
+  j.value("spaces_reused", m.spaces_reused).value("stale_dropped", m.stale_dropped);
   j.end_object();
   json_map(j, "exits", s.exits);
   json_map(j, "callouts", s.callouts);

@@ -247,28 +247,7 @@ FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
     map(v, linear & ~0xFFFu, frame, writable, global, from);
     return {FaultOutcome::Kind::kRetry, 0, 0};
   }
-  if (t.page_size == 0x1000) prefetch_neighbours(v, linear);
   return {FaultOutcome::Kind::kRetry, 0, 0};
-}
-
-// Maps the pages around a hidden fault that the guest has already used:
-// present PTEs with A set (and D set for a writable mapping), so nothing
-// the guest can see changes. They would fault one by one otherwise.
-void ShadowMmu::prefetch_neighbours(View v, uint32_t linear) {
-  constexpr int kRadius = 8;
-  uint32_t page = linear & ~0xFFFu;
-  for (int k = -kRadius; k <= kRadius; ++k) {
-    uint32_t n = page + uint32_t(k) * 0x1000;
-    if (k == 0 || (n >> 22) != (page >> 22) || find(*active_, v, n)) continue;
-    Translation t = translate(n, AccessType::kRead, v == View::kUser, false);
-    if (!t.ok || t.page_size != 0x1000) continue;
-    Mapping from = entries_of(n, t);
-    uint64_t frame = t.phys & ~0xFFFull;
-    if (!(from.pte & 0x20) || !(from.pde & 0x20) || frame >= ram_.size()) continue;  // never accessed, or not RAM
-    bool writable = t.writable && (from.pte & 0x40) && !traced(frame);
-    if (!map(v, n, frame, writable, t.global && paging_.pge, from)) return;  // ENOMEM: the next fault flushes
-    ++stats_.prefetched;
-  }
 }
 
 void ShadowMmu::open_for_write(View v, uint32_t linear, uint64_t frame) {

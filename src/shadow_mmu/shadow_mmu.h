@@ -56,7 +56,6 @@ struct MmuStats {
   uint64_t cr3_switches = 0;
   uint64_t spaces_reused = 0;     // CR3 switches that found the space cached
   uint64_t stale_dropped = 0;     // cached mappings dropped because their PDE/PTE changed
-  uint64_t prefetched = 0;  // neighbouring pages mapped ahead of a fault
 };
 
 class ShadowMmu {
@@ -194,7 +193,6 @@ class ShadowMmu {
   void drop_stale(Space& s, bool all);
   // The guest entries behind a successful walk.
   Mapping entries_of(uint32_t linear, const Translation& t) const;
-  void prefetch_neighbours(View v, uint32_t linear);
   void identity_views();
 
   static constexpr uint64_t kOpenBusFrame = 1ull << 62;  // bookkeeping key, never a real frame
