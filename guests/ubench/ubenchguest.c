@@ -8,6 +8,10 @@
  *                     a syscall unmaps the 1024-page window when used up
  *   ctxswitch         N round trips between two address spaces (CR3) via
  *                     a syscall, each side writing 4 of its pages per turn
+ *   hiddenfault       ring 0 maps N pages one by one (present, accessed,
+ *                     dirty PTEs) and writes each right after: no guest
+ *                     fault, but a shadow MMU maps each on its first use
+ *                     (the window is cleared with a CR3 reload when used up)
  *   none              set up and exit: bench/run_ubench's baseline
  *   all               each of the above in turn (a smoke test)
  * Each prints "ubench NAME iterations N cycles C" (TSC delta of the timed
@@ -213,6 +217,30 @@ static void bench_ctxswitch(uint32_t iters) {
   report("ctxswitch", iters, t1 - t0);
 }
 
+static void bench_hiddenfault(uint32_t iters) {
+  memset(pf_table, 0, PAGE_SIZE);
+  reload_cr3();
+  uint32_t reloads = 0;
+  uint64_t t0 = rdtsc();
+  for (uint32_t n = 0; n < iters; n++) {
+    uint32_t i = n % PF_WINDOW_PAGES;
+    if (i == 0 && n != 0) {
+      memset(pf_table, 0, PAGE_SIZE);
+      reload_cr3();
+      reloads++;
+    }
+    pf_table[i] = pf_frames[i] | PTE_P | PTE_RW | PTE_A | PTE_D;
+    *(volatile uint32_t *)(PF_WINDOW + i * PAGE_SIZE) = n;
+  }
+  uint64_t t1 = rdtsc();
+  check_eq(reloads, (iters - 1) / PF_WINDOW_PAGES, "hiddenfault: window reloads");
+  uint32_t last = (iters - 1) % PF_WINDOW_PAGES;
+  check_eq(peek(pf_frames[last]), iters - 1, "hiddenfault: last page written");
+  memset(pf_table, 0, PAGE_SIZE);
+  reload_cr3();
+  report("hiddenfault", iters, t1 - t0);
+}
+
 static const struct {
   const char *name;
   void (*run)(uint32_t iters);
@@ -221,6 +249,7 @@ static const struct {
     {"syscall_sysenter", bench_sysenter},
     {"pagefault", bench_pagefault},
     {"ctxswitch", bench_ctxswitch},
+    {"hiddenfault", bench_hiddenfault},
 };
 #define NBENCHES (sizeof benches / sizeof benches[0])
 
