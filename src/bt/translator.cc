@@ -499,16 +499,40 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
       e_.store_stack_r13(-4, 4);                 // the store that may fault
       e_.adjust_esp(-4);
       return Flow::kContinue;
-    case ZYDIS_MNEMONIC_POPFD:
-      // Callout: IF/IOPL rules depend on CPL and IOPL, and setting IF must
-      // give pending interrupts a chance (the handler exits then).
-      break;
+    case ZYDIS_MNEMONIC_POPFD: {
+      // At CPL 3 a callout applies the IOPL rules for IF. At CPL 0 every
+      // bit is taken (RF cleared, VM/VIF/VIP kept): inline, then leave if
+      // the PIC has a request, since IF may just have been set.
+      if ((req_.mode >> Mode::kCplShift) & 3) break;
+      constexpr uint32_t kRest = kFlagTf | kFlagIopl | kFlagNt | kFlagAc | kFlagId;
+      const uint32_t rest = uint32_t(offsetof(CpuState, eflags_rest));
+      e_.load_stack(ZYDIS_REGISTER_R13D, 0, 4);        // the load that may fault
+      e_.adjust_esp(4);
+      w_.bytes({0x45, 0x89, 0xEE});                    // mov r14d, r13d
+      w_.bytes({0x41, 0xC1, 0xEE, 0x09});              // shr r14d, 9
+      w_.bytes({0x41, 0x83, 0xE6, 0x01});              // and r14d, 1
+      w_.bytes({0x45, 0x88, 0x77, kOffVif});           // mov [r15 + vif], r14b
+      w_.bytes({0x45, 0x8B, 0xB7}), w_.u32(rest);      // mov r14d, [r15 + eflags_rest]
+      w_.bytes({0x41, 0x81, 0xE6}), w_.u32(~(kRest | kFlagRf));  // and r14d, ~(rest | RF)
+      w_.bytes({0x45, 0x89, 0xE8});                    // mov r8d, r13d
+      w_.bytes({0x41, 0x81, 0xE0}), w_.u32(kRest);     // and r8d, rest
+      w_.bytes({0x45, 0x09, 0xC6});                    // or r14d, r8d
+      w_.bytes({0x41, 0x83, 0xCE, 0x02});              // or r14d, 2
+      w_.bytes({0x45, 0x89, 0xB7}), w_.u32(rest);      // mov [r15 + eflags_rest], r14d
+      w_.bytes({0x41, 0x81, 0xE5}), w_.u32(kHostFlags);  // and r13d, host flags
+      w_.bytes({0x41, 0x81, 0xCD}), w_.u32(0x202);     // or r13d, 0x202
+      w_.bytes({0x41, 0x55, 0x9D});                    // push r13; popfq
+      e_.sync_exit_if_irq_pending(i.next());
+      return Flow::kContinue;
+    }
     default:
       break;
   }
+  // POPF, 16-bit PUSHF, ENTER with nesting levels, POP m with a segment
+  // base: none changes the translation mode, and the callout itself leaves
+  // when POPF made an interrupt deliverable, so the block goes on.
   callout(i, stack_callout(i.d));
-  e_.sync_exit(i.next());
-  return Flow::kEnd;
+  return Flow::kContinue;
 }
 
 bool BlockBuilder::translate_ident(const Insn& i) {
