@@ -109,6 +109,9 @@ class CodeCache {
   // Takes ownership of a translated block whose code ends at `code_end`.
   Block* insert(std::unique_ptr<Block> block, uint8_t* code_end);
   Block* block_at_host(const uint8_t* host_pc) const;
+  // True if `host_pc` lies in the cache's code memory (cheaper than the
+  // block lookup, which a hidden fault does not need).
+  bool holds(const uint8_t* host_pc) const { return host_pc >= base_ && host_pc < limit_; }
 
   // Patches `slot` to jump to `target`. A jump to another page is only
   // valid while the linear mappings do not change: those are remembered

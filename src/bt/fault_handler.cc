@@ -176,11 +176,13 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
   BtRuntime* rt = g_runtime;
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
-  Block* block = rt ? rt->cache().block_at_host(pc) : nullptr;
   PendingFault pending;
   bool is_gate = false, retry = false;
-  if (!block || !classify(*rt, sig, si, uc, pending, is_gate, retry)) die(sig, si, uc);
+  if (!rt || !rt->cache().holds(pc) || !classify(*rt, sig, si, uc, pending, is_gate, retry))
+    die(sig, si, uc);
   if (retry) return;  // a hidden fault: the page is mapped now
+  Block* block = rt->cache().block_at_host(pc);
+  if (!block) die(sig, si, uc);
   CpuState& cpu = rt->cpu();
   save_guest_state(cpu, uc);
   cpu.eip = block->guest_eip_at(pc);
