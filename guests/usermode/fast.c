@@ -48,6 +48,8 @@ void sysenter_dispatch(struct sysenter_frame *frame) {
   }
 }
 
+extern char priv_sysenter[];
+
 void test_sysenter(void) {
   unsigned before = check_failures();
   uint32_t top = (uint32_t)sysenter_stack + sizeof sysenter_stack;
@@ -65,6 +67,13 @@ void test_sysenter(void) {
   check_eq(sysenter_ss, GDT_KERNEL_DS, "SS after SYSENTER");
   check_eq(sysenter_esp, top, "ESP after SYSENTER (the MSR)");
   check_eq(sysenter_bad_state, 0, "SYSENTER left IF set");
+  /* A null IA32_SYSENTER_CS: #GP(0) at the SYSENTER (SDM Vol. 2B). */
+  wrmsr(MSR_SYSENTER_CS, 0);
+  uint32_t r = run_user((uint32_t)priv_sysenter, EFLAGS_FIXED | EFLAGS_IF, 0, 0, 0);
+  check_eq(r, RET_GP, "SYSENTER with IA32_SYSENTER_CS = 0");
+  check_eq(last_fault.error, 0, "SYSENTER with IA32_SYSENTER_CS = 0: error code");
+  check_eq(last_fault.eip, (uint32_t)priv_sysenter, "SYSENTER with IA32_SYSENTER_CS = 0: EIP");
+  wrmsr(MSR_SYSENTER_CS, GDT_KERNEL_CS);
   group_done("sysenter", before);
 }
 

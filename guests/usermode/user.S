@@ -229,6 +229,7 @@ priv_\name:
         priv rdmsr, rdmsr
         priv wrmsr, wrmsr
         priv sysexit, sysexit
+        priv sysenter, sysenter
         priv int82, int $0x82
         priv inb_imm, inb $0x81, %al
         priv outb_imm, outb %al, $0x81

@@ -16,6 +16,7 @@
 extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutSite* site) {
   using namespace tv::bt;
   BtRuntime& rt = *site->runtime;
+  if (cpu->mode_stale) rt.sync_mode();
   ++*site->count;
   cpu->eip = site->next_eip;
   CalloutResult r;

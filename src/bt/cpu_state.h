@@ -67,7 +67,7 @@ struct alignas(64) CpuState {
   uint8_t sse_only_saved = 0;           // 0x4c: fpu[] x87 part is current, registers in the ABI state
   uint8_t irq_pending = 0;              // 0x4d: the PIC has a request (checked after STI's shadow)
   uint8_t sse_live = 0;                 // 0x4e: XMM0-7 and MXCSR hold the guest's (else fpu[] does)
-  uint8_t pad1 = 0;                     // 0x4f
+  uint8_t mode_stale = 0;               // 0x4f: translated code changed CPL/CS/SS (inline SYSENTER/SYSEXIT)
   uint64_t callout_thunk = 0;           // 0x50
   uint64_t exit_thunk = 0;              // 0x58
   uint64_t gs_base = 0;                 // 0x60: current shadow window
@@ -89,6 +89,9 @@ struct alignas(64) CpuState {
   uint32_t cr0 = 0x00000011, cr2 = 0, cr3 = 0, cr4 = 0;
   uint32_t dr[8] = {0, 0, 0, 0, 0xFFFF0FF0, 0x400, 0xFFFF0FF0, 0x400};
   uint32_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
+  // The active shadow space's supervisor and user window bases, for the
+  // GS base that inline SYSENTER/SYSEXIT switch to.
+  uint64_t view_base[2] = {};
   uint8_t cpl = 0;
   uint8_t halted = 0;
   uint8_t sti_shadow = 0;  // interrupts blocked for one instruction after STI / MOV SS
@@ -107,6 +110,7 @@ static_assert(offsetof(CpuState, x87_dirty) == 0x4b);
 static_assert(offsetof(CpuState, sse_only_saved) == 0x4c);
 static_assert(offsetof(CpuState, irq_pending) == 0x4d);
 static_assert(offsetof(CpuState, sse_live) == 0x4e);
+static_assert(offsetof(CpuState, mode_stale) == 0x4f);
 static_assert(offsetof(CpuState, load_sse_thunk) == 0x70);
 static_assert(offsetof(CpuState, callout_thunk) == 0x50);
 static_assert(offsetof(CpuState, exit_thunk) == 0x58);

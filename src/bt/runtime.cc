@@ -100,6 +100,11 @@ bool BtRuntime::interrupt_deliverable() const {
   return cpu.vif && !cpu.sti_shadow && machine_.pic().interrupt_pending();
 }
 
+void BtRuntime::sync_mode() {
+  area_.cpu().mode_stale = 0;
+  update_mode();
+}
+
 void BtRuntime::refresh_irq_pending() { area_.cpu().irq_pending = machine_.pic().interrupt_pending(); }
 
 // The mode and segment-check data depend on the segment registers, CR0,
@@ -141,6 +146,8 @@ void BtRuntime::update_mode() {
   // The user view maps only user pages, so the host MMU enforces U/S.
   auto view = area_.cpu().cpl == 3 ? mmu::View::kUser : mmu::View::kSupervisor;
   uint8_t* base = mmu_.window(view).base();
+  area_.cpu().view_base[0] = reinterpret_cast<uint64_t>(mmu_.window(mmu::View::kSupervisor).base());
+  area_.cpu().view_base[1] = reinterpret_cast<uint64_t>(mmu_.window(mmu::View::kUser).base());
   if (reinterpret_cast<uint64_t>(base) != area_.cpu().gs_base) {
     area_.cpu().gs_base = reinterpret_cast<uint64_t>(base);
     set_gs_base(base);
@@ -433,6 +440,10 @@ VcpuExit BtRuntime::run() {
     last_entered_eip_ = block->eip;
     refresh_irq_pending();
     auto reason = ExitReason(tv_bt_enter(&cpu, block->host));
+    if (cpu.mode_stale) {  // an inline SYSENTER/SYSEXIT ran
+      cpu.mode_stale = 0;
+      mode_dirty_ = true;
+    }
     if (single) {
       cache_->retire(block);
       ++stats_.single_steps;

@@ -64,6 +64,9 @@ class BtRuntime final : public Backend {
   // A callout changed state that the translation mode or the cached code
   // depends on (segments, CR0, ...): re-derive the mode before the next block.
   void mode_changed() { mode_dirty_ = true; }
+  // Translated code changed CPL/CS/SS itself (cpu.mode_stale): the mode
+  // and GS base are derived again before C++ relies on them.
+  void sync_mode();
   // A data segment register changed: re-derives the segment checks; true
   // if the translation mode stays what it was (the block may go on).
   bool same_mode_after_segment_load() { return !mode_dirty_ && derive_mode() == mode_; }

@@ -166,6 +166,7 @@ class BlockBuilder {
   Flow translate_branch(const Insn& i);
   Flow translate_stack(const Insn& i);
   bool translate_push_pop_all(const Insn& i);
+  bool translate_sysenter(const Insn& i);
   bool translate_ident(const Insn& i);
   void emit_segment_check(const Insn& i, unsigned seg, unsigned size, bool write);
   bool ident_high_byte_fallback(ZydisEncoderRequest req);
@@ -260,6 +261,7 @@ Flow BlockBuilder::translate(const Insn& i) {
   if (i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR32 || i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR64)
     return Flow::kContinue;  // a NOP without CET
   if (translate_push_pop_all(i)) return Flow::kContinue;
+  if (translate_sysenter(i)) return Flow::kEnd;
   if (const CalloutInfo* info = find_callout(i.d, i.ops)) {
     callout(i, *info);
     if (!info->ends_block) return Flow::kContinue;
@@ -383,6 +385,70 @@ Flow BlockBuilder::translate_branch(const Insn& i) {
   // Far forms are callouts (find_callout); anything else is unexpected.
   emit_raise(i.eip, raise_ud_callout());
   return Flow::kEnd;
+}
+
+// SYSENTER from CPL 3 and SYSEXIT from CPL 0, inline (a system call is
+// one of each), where the mode on both sides differs only in CPL: 32-bit
+// flat code, no segment checks. The fixed flat CS/SS of SDM Vol. 2B
+// SYSENTER/SYSEXIT, CPL, IF (SYSENTER), ESP, and the GS base of the other
+// view are stored; cpu.mode_stale has C++ derive the mode again before it
+// next relies on it. The target goes through the jump cache of the new
+// CPL. A null SYSENTER_CS (#GP) takes the callout.
+bool BlockBuilder::translate_sysenter(const Insn& i) {
+  const bool enter = i.d.mnemonic == ZYDIS_MNEMONIC_SYSENTER;
+  if (!enter && i.d.mnemonic != ZYDIS_MNEMONIC_SYSEXIT) return false;
+  const unsigned cpl = (req_.mode >> Mode::kCplShift) & 3;
+  const uint32_t need = Mode::kCs32 | Mode::kFlat;
+  if (unchainable_ || (req_.mode & need) != need || (req_.mode & Mode::kSegChecks) || cpl != (enter ? 3 : 0) ||
+      i.d.operand_width != 32)
+    return false;
+  auto off = [](size_t o) { return uint32_t(o); };
+  auto seg = [&](unsigned r, size_t field) { return off(offsetof(CpuState, seg) + r * sizeof(Segment) + field); };
+  auto op32 = [&](std::initializer_list<uint8_t> b, uint32_t o) { w_.bytes(b), w_.u32(o); };
+  auto store_flat = [&](unsigned r, uint16_t attr) {  // selector from R13W
+    op32({0x66, 0x45, 0x89, 0xAF}, seg(r, offsetof(Segment, selector)));  // mov [sel], r13w
+    op32({0x66, 0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, attr)));      // mov word [attr], imm16
+    w_.bytes({uint8_t(attr), uint8_t(attr >> 8)});
+    op32({0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, base)));  // mov dword [base], 0
+    w_.u32(0);
+    op32({0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, limit)));  // mov dword [limit], -1
+    w_.u32(0xFFFFFFFFu);
+  };
+  w_.bytes({0x9C});                                                     // pushfq: the guest's flags
+  op32({0x45, 0x0F, 0xB7, 0xAF}, off(offsetof(CpuState, sysenter_cs)));  // movzx r13d, word [sysenter_cs]
+  w_.bytes({0x41, 0x81, 0xE5, 0xFC, 0xFF, 0x00, 0x00});                // and r13d, 0xFFFC
+  uint8_t* null_cs = w_.jcc(0x4, w_.cur());                             // jz: #GP in the callout
+  if (enter) {
+    store_flat(kCs, 0xC9B);
+    w_.bytes({0x41, 0x83, 0xC5, 0x08});  // add r13d, 8
+    store_flat(kSs, 0xC93);
+    op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, cpl))), w_.bytes({0});
+    op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, vif))), w_.bytes({0});
+    op32({0x41, 0x81, 0xA7}, off(offsetof(CpuState, eflags_rest)));  // and: VM and RF go
+    w_.u32(~(kFlagVm | kFlagRf));
+    op32({0x45, 0x8B, 0xA7}, off(offsetof(CpuState, sysenter_esp)));  // mov r12d, [sysenter_esp]
+  } else {
+    w_.bytes({0x41, 0x83, 0xC5, 0x10, 0x41, 0x83, 0xCD, 0x03});  // add r13d, 16; or r13d, 3
+    store_flat(kCs, 0xCFB);
+    w_.bytes({0x41, 0x83, 0xC5, 0x08});  // add r13d, 8
+    store_flat(kSs, 0xCF3);
+    op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, cpl))), w_.bytes({3});
+    w_.bytes({0x41, 0x89, 0xCC});  // mov r12d, ecx
+  }
+  op32({0x4D, 0x8B, 0xAF}, off(offsetof(CpuState, view_base) + (enter ? 0 : 8)));  // mov r13, [view base]
+  w_.bytes({0xF3, 0x49, 0x0F, 0xAE, 0xDD});                                        // wrgsbase r13
+  op32({0x4D, 0x89, 0xAF}, off(offsetof(CpuState, gs_base)));                      // mov [gs_base], r13
+  op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, mode_stale))), w_.bytes({1});
+  w_.bytes({0x9D});  // popfq
+  if (enter) op32({0x45, 0x8B, 0xAF}, off(offsetof(CpuState, sysenter_eip)));  // mov r13d, [sysenter_eip]
+  else w_.bytes({0x41, 0x89, 0xD5});                                            // mov r13d, edx
+  if (sti_shadow_) e_.jmp_if_irq_pending(cache_.miss_stub());
+  e_.indirect_lookup(jump_cache_offset(enter ? 0 : 3), cache_.miss_stub());
+  if (w_.ok()) CodeWriter::patch_rel32(null_cs, w_.cur());
+  w_.bytes({0x9D});  // popfq
+  callout(i, *find_callout(i.d, i.ops));
+  e_.sync_exit(i.next());  // not reached: the handler raises #GP
+  return true;
 }
 
 // PUSHAD, POPAD and PUSH sreg, inline (interrupt entry stubs are full of
