@@ -27,6 +27,7 @@ struct Insn {
   uint32_t eip;
   ZydisDecodedInstruction d;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
   uint32_t next() const { return eip + d.length; }
 };
 
@@ -158,6 +159,7 @@ class BlockBuilder {
       st = ZydisDecoderDecodeFull(&decoder_, buf, sizeof buf, &insn.d, insn.ops);
       if (ZYAN_SUCCESS(st) && next != block_->pages[0]) block_->pages[1] = next;
     }
+    if (ZYAN_SUCCESS(st)) std::memcpy(insn.bytes, buf, insn.d.length);
     return st;
   }
 
@@ -601,7 +603,36 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
   return Flow::kContinue;
 }
 
+// An instruction of registers and immediates only, none of them ESP, means
+// the same in 64-bit mode (the guest's registers are the host's): its bytes
+// are copied, no re-encoding. Not so: the one-byte INC/DEC (REX there),
+// opcodes 64-bit mode lacks or reads otherwise (ARPL/MOVSXD, 0x82, SALC,
+// push/pop of segments, BCD, PUSHA, BOUND, LES/LDS (VEX), far branches,
+// INTO), and F3 0F BC/BD, which the host would run as TZCNT/LZCNT.
+bool copies_as_is(const Insn& i) {
+  for (unsigned k = 0; k < i.d.operand_count; ++k) {
+    const ZydisDecodedOperand& op = i.ops[k];
+    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) continue;
+    if (op.type != ZYDIS_OPERAND_TYPE_REGISTER) return false;
+    if (op.reg.value == ZYDIS_REGISTER_ESP || op.reg.value == ZYDIS_REGISTER_SP) return false;
+  }
+  if (i.d.mnemonic == ZYDIS_MNEMONIC_TZCNT || i.d.mnemonic == ZYDIS_MNEMONIC_LZCNT) return false;
+  if (i.d.opcode_map != ZYDIS_OPCODE_MAP_DEFAULT) return true;
+  switch (i.d.opcode) {
+    case 0x06: case 0x07: case 0x0E: case 0x16: case 0x17: case 0x1E: case 0x1F: case 0x27:
+    case 0x2F: case 0x37: case 0x3F: case 0x60: case 0x61: case 0x62: case 0x63: case 0x82:
+    case 0x9A: case 0xC4: case 0xC5: case 0xCE: case 0xD4: case 0xD5: case 0xD6: case 0xEA:
+      return false;
+    default:
+      return i.d.opcode < 0x40 || i.d.opcode > 0x4F;
+  }
+}
+
 bool BlockBuilder::translate_ident(const Insn& i) {
+  if (copies_as_is(i)) {
+    w_.raw(i.bytes, i.d.length);
+    return true;
+  }
   ZydisEncoderRequest req;
   if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&i.d, i.ops, i.d.operand_count_visible,
                                                                      &req)))
