@@ -109,7 +109,12 @@ bool ShadowMmu::invalidate_page(uint32_t linear) {
     // Other spaces hold what stays in a TLB across CR3 writes: global pages.
     const bool active = s.get() == active_;
     uint32_t first = linear & ~0xFFFu, count = 1;
-    if (s->large_regions.erase(region)) first = region << 22, count = 1024;
+    if (s->large_regions.count(region)) {
+      first = region << 22, count = 1024;
+      // The active space loses every mapping of the region; another keeps
+      // its non-global ones (checked when it is switched to), so the mark.
+      if (active) s->large_regions.erase(region);
+    }
     for (View v : {View::kSupervisor, View::kUser}) {
       for (uint32_t i = 0; i < count && s->in_region[size_t(v)][region]; ++i) {
         uint32_t page = first + i * 0x1000;
@@ -156,6 +161,8 @@ void ShadowMmu::map_open_bus(View v, uint32_t linear) {
 void ShadowMmu::drop_stale(Space& s, bool all) {
   std::vector<uint32_t> stale;
   const uint64_t pd = s.cr3 & ~0xFFFull;
+  const bool evicted = all;
+  all = all || pd + 0x1000 > ram_.size();  // a directory outside RAM maps nothing
   for (View v : {View::kSupervisor, View::kUser}) {
     stale.clear();
     for (const auto& [page, m] : s.local[size_t(v)]) {
@@ -172,7 +179,7 @@ void ShadowMmu::drop_stale(Space& s, bool all) {
       if (!ok) stale.push_back(page);
     }
     std::sort(stale.begin(), stale.end());
-    if (!all) stats_.stale_dropped += stale.size();
+    if (!evicted) stats_.stale_dropped += stale.size();
     for (size_t i = 0; i < stale.size();) {
       uint32_t region = stale[i] >> 22;
       size_t j = i;
