@@ -113,6 +113,12 @@ class LinearMemory {
   // (SDM Vol. 3A 4.6.1), and stacks, at the stack segment's privilege.
   GuestPhys translate(uint32_t linear, Access access) const {
     if (!mmu_ || !mmu_->paging().enabled) return GuestPhys{linear};
+    uint64_t hit;
+    if (mmu_->tlb_lookup(linear, access_cpl() == 3, access == Access::kWrite, hit)) return GuestPhys{hit};
+    return translate_walk(linear, access);
+  }
+  // The TLB missed: walk (and fill it), or raise the #PF.
+  [[gnu::noinline]] GuestPhys translate_walk(uint32_t linear, Access access) const {
     bool user = access_cpl() == 3;
     if (access == Access::kRead) {
       uint64_t phys;

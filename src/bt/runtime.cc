@@ -108,8 +108,9 @@ void BtRuntime::sync_mode() {
 void BtRuntime::refresh_irq_pending() { area_.cpu().irq_pending = machine_.pic().interrupt_pending(); }
 
 // The mode and segment-check data depend on the segment registers, CR0,
-// CR4 and CPL only; a kernel entry and its return alternate between two
-// such states, so the last two results are kept.
+// CR4 and CPL only; a kernel entry and its return cycle through a few such
+// states (user, kernel with the user's selectors, kernel), so the last
+// four results are kept.
 uint32_t BtRuntime::derive_mode() {
   CpuState& cpu = area_.cpu();
   for (ModeMemo& m : mode_memo_) {
@@ -123,7 +124,7 @@ uint32_t BtRuntime::derive_mode() {
   }
   derive_segment_checks(cpu);
   ModeMemo& m = mode_memo_[memo_next_];
-  memo_next_ ^= 1;
+  memo_next_ = (memo_next_ + 1) % kModeMemos;
   m.valid = true;
   m.cr0 = cpu.cr0, m.cr4 = cpu.cr4, m.cpl = cpu.cpl;
   std::memcpy(m.seg, cpu.seg, sizeof m.seg);

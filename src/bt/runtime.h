@@ -132,7 +132,8 @@ class BtRuntime final : public Backend {
     uint32_t lo[kNumSegRegs], hi[kNumSegRegs];
     uint8_t writable[kNumSegRegs];
   };
-  ModeMemo mode_memo_[2];
+  static constexpr unsigned kModeMemos = 4;
+  ModeMemo mode_memo_[kModeMemos];
   unsigned memo_next_ = 0;
   bool mode_dirty_ = true;
   bool halted_ = false;

@@ -120,6 +120,13 @@ class ShadowMmu {
   bool translate_write(uint32_t linear, bool user, uint64_t& phys, uint32_t& error) {
     return translate_cached(linear, user, true, phys, error);
   }
+  // The TLB alone: true with `phys` on a hit.
+  bool tlb_lookup(uint32_t linear, bool user, bool write, uint64_t& phys) const {
+    const TlbEntry& e = tlb_[user + 2 * write][(linear >> 12) % kTlbSize];
+    if (e.page != (linear >> 12) + 1) return false;
+    phys = e.frame | (linear & 0xFFF);
+    return true;
+  }
   bool translate_cached(uint32_t linear, bool user, bool write, uint64_t& phys, uint32_t& error) {
     TlbEntry& e = tlb_[user + 2 * write][(linear >> 12) % kTlbSize];
     if (e.page == (linear >> 12) + 1) {
