@@ -313,14 +313,19 @@ Block* BtRuntime::find_block(uint32_t eip) {
   if (!b->global && cache_->has_parked()) {
     // The links into this page that a CR3 write parked, where the current
     // tables map the same code (the walk does not set A: nothing is accessed).
+    // Parked links of a page all target blocks in it (and maybe the next).
     const bool user = area_.cpu().cpl == 3;
+    uint64_t frames[2] = {~0ull - 1, ~0ull - 1};  // not walked yet
     auto frame_of = [&](uint32_t page) {
-      auto t = mmu_.translate(page, mmu::AccessType::kRead, user, false);
-      return t.ok ? t.phys & ~0xFFFull : ~0ull;
+      uint64_t& f = frames[page != b->linear_page];
+      if (f == ~0ull - 1) {
+        auto t = mmu_.translate(page, mmu::AccessType::kRead, user, false);
+        f = t.ok ? t.phys & ~0xFFFull : ~0ull;
+      }
+      return f;
     };
-    const uint64_t here = frame_of(b->linear_page);
     auto mapped = [&](const Block& t) {
-      return (t.linear_page == b->linear_page ? here : frame_of(t.linear_page)) == t.pages[0] &&
+      return frame_of(t.linear_page) == t.pages[0] &&
              (t.pages[1] == ~0ull || frame_of(t.linear_page + 0x1000) == t.pages[1]);
     };
     cache_->unpark(*b, mode_, cs_base_, mapped);
