@@ -144,6 +144,8 @@ class ShadowMmu {
   }
 
   const MmuStats& stats() const { return stats_; }
+  // True if the active space maps the page of `linear` in view `v`.
+  bool mapped(View v, uint32_t linear) { return find(*active_, v, linear & ~0xFFFu) != nullptr; }
 
  private:
   struct TlbEntry {
