@@ -13,6 +13,7 @@
 #define SEL_CODE_FLAT 0x20
 #define SEL_CODE_BASED 0x28 /* base 0x1000 */
 #define CODE_BASED_BASE 0x1000
+#define SEL_REWRITTEN 0x68 /* flat, then based, then not present */
 
 static uint32_t seg_window[8];
 
@@ -37,6 +38,25 @@ SNIPPET(op_fs_es_based,
         "movl %ecx, %fs");
 SNIPPET(op_null_fs, "xorl %eax, %eax\n\tmovl %eax, %fs\n\tmovl %fs, %ebx\n\t"
                     "movl $0x10, %eax\n\tmovl %eax, %fs");
+
+/* Loads FS twice from EBX and reads FS:16 into EAX. */
+SNIPPET(op_fs_twice, "movl %ebx, %fs\n\tmovl %ebx, %fs\n\tmovl %fs:16, %eax\n\t"
+                     "movl $0x10, %ecx\n\tmovl %ecx, %fs");
+
+/* A segment load reads the descriptor every time (SDM Vol. 3A 3.4.3): one
+ * that loaded before and was rewritten since gives the new segment. */
+static void check_rewritten_descriptor(void) {
+  const uint8_t data = GDT_ACCESS_PRESENT | GDT_ACCESS_CODE_DATA | GDT_ACCESS_DATA_RW;
+  for (unsigned i = 0; i < 8; i++) seg_window[i] = 0x2000 + i;
+  gdt_set_entry(SEL_REWRITTEN >> 3, 0, 0xfffff, data, GDT_FLAG_32 | GDT_FLAG_4K);
+  struct regs r = {.ebx = SEL_REWRITTEN};
+  run_regs(&r, op_fs_twice);  /* flat: FS:16 is linear 16 */
+  run_regs(&r, op_fs_twice);
+  gdt_set_entry(SEL_REWRITTEN >> 3, (uint32_t)seg_window, 0xfff, data, GDT_FLAG_32);
+  r = (struct regs){.ebx = SEL_REWRITTEN};
+  run_regs(&r, op_fs_twice);
+  check_eq(r.eax, 0x2004, "FS load after the descriptor was rewritten");
+}
 
 static void check_data_segments(void) {
   const uint8_t data = GDT_ACCESS_PRESENT | GDT_ACCESS_CODE_DATA | GDT_ACCESS_DATA_RW;
@@ -127,6 +147,7 @@ static void check_far_transfers(void) {
 void test_segments(void) {
   unsigned before = check_failures();
   check_data_segments();
+  check_rewritten_descriptor();
   check_far_transfers();
   group_done("segments", before);
 }

@@ -86,6 +86,7 @@ static const struct trap_case trap_cases[] = {
      SEL_BEYOND_GDT},
     {"ds execute-only code", op_load_ds, SEL_EXEC_ONLY, 0, 0, 0, FAULT, VEC_GP, SEL_EXEC_ONLY},
     {"ds not present", op_load_ds, SEL_NOT_PRESENT, 0, 0, 0, FAULT, VEC_NP, SEL_NOT_PRESENT},
+    {"ds RPL 3 above DPL 0", op_load_ds, GDT_KERNEL_DS | 3, 0, 0, 0, FAULT, VEC_GP, GDT_KERNEL_DS},
     {"ss not present", op_load_ss, SEL_NOT_PRESENT, 0, 0, 0, FAULT, VEC_SS, SEL_NOT_PRESENT},
     {"ss null", op_load_ss, 0, 0, 0, 0, FAULT, VEC_GP, 0},
     {"ds null", op_load_ds, 0, 0, 0, 0, NONE, 0, 0},

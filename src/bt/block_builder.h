@@ -172,6 +172,7 @@ class BlockBuilder {
   Flow translate_stack(const Insn& i);
   bool translate_push_pop_all(const Insn& i);
   bool translate_sysenter(const Insn& i);
+  bool translate_segment_load(const Insn& i);
   bool translate_ident(const Insn& i);
   void emit_segment_check(const Insn& i, unsigned seg, unsigned size, bool write);
   bool ident_high_byte_fallback(ZydisEncoderRequest req);

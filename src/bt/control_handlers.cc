@@ -49,12 +49,32 @@ SegReg far_pointer_target(ZydisMnemonic m) {
   }
 }
 
+// A GDT descriptor that just loaded into DS/ES/FS/GS as a flat writable
+// data segment: translated MOV/POP sreg load it inline from now on while
+// its bytes stay the same (translate_segment_load()).
+void remember_flat_data(CpuState& cpu, LinearMemory& mem, SegReg s) {
+  const Segment& seg = cpu.seg[s];
+  const bool flat_data = (seg.attr & 0x9E) == 0x92 && seg.base == 0 && seg.limit == 0xFFFFFFFFu;
+  if (s == kSs || s == kCs || !flat_data || (seg.selector & 4)) return;
+  uint64_t raw;
+  try {
+    LinearMemory::PrivilegeScope system(mem, 0);
+    raw = mem.read<uint64_t>(cpu.gdtr.base + (seg.selector & 0xFFF8));
+  } catch (const GuestFault&) {
+    return;
+  }
+  for (uint64_t known : cpu.flat_data)
+    if (known == raw) return;
+  cpu.flat_data[cpu.flat_data_next++ % 4] = raw;
+}
+
 // A data segment load that leaves the translation mode as it was (Linux
 // reloads __USER_DS on every kernel entry; a flat kernel data segment
 // replaces a flat user one) lets the block go on; any other load ends it
 // in the new mode. MOV SS always ends it (the interrupt shadow).
-CalloutResult after_segment_load(BtRuntime& rt, const CpuState& cpu, SegReg s, const Segment& before) {
+CalloutResult after_segment_load(BtRuntime& rt, CpuState& cpu, SegReg s, const Segment& before) {
   const Segment& now = cpu.seg[s];
+  remember_flat_data(cpu, rt.memory(), s);
   if (s != kSs && now.selector == before.selector && now.attr == before.attr && now.base == before.base &&
       now.limit == before.limit)
     return CalloutResult::kContinue;

@@ -92,6 +92,10 @@ struct alignas(64) CpuState {
   // The active shadow space's supervisor and user window bases, for the
   // GS base that inline SYSENTER/SYSEXIT switch to.
   uint64_t view_base[2] = {};
+  // Raw GDT descriptors (accessed bit set) that loaded as flat writable
+  // data segments: inline MOV/POP sreg compares against them.
+  uint64_t flat_data[4] = {};
+  uint8_t flat_data_next = 0;
   uint8_t cpl = 0;
   uint8_t halted = 0;
   uint8_t sti_shadow = 0;  // interrupts blocked for one instruction after STI / MOV SS

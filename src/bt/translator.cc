@@ -33,6 +33,7 @@ Flow BlockBuilder::translate(const Insn& i) {
     return Flow::kContinue;  // a NOP without CET
   if (translate_push_pop_all(i)) return Flow::kContinue;
   if (translate_sysenter(i)) return Flow::kEnd;
+  if (translate_segment_load(i)) return Flow::kContinue;
   if (const CalloutInfo* info = find_callout(i.d, i.ops)) {
     callout(i, *info);
     if (!info->ends_block) return Flow::kContinue;
