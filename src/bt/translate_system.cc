@@ -6,6 +6,18 @@
 #include <vector>
 
 namespace tv::bt {
+namespace {
+
+uint32_t off(size_t offset) { return uint32_t(offset); }
+// The CpuState offset of a field of segment register `r`.
+uint32_t seg(unsigned r, size_t field) { return off(offsetof(CpuState, seg) + r * sizeof(Segment) + field); }
+// An instruction whose last field is a disp32 from R15 (the CpuState).
+void op32(CodeWriter& w, std::initializer_list<uint8_t> bytes, uint32_t offset) {
+  w.bytes(bytes);
+  w.u32(offset);
+}
+
+}  // namespace
 
 // SYSENTER from CPL 3 and SYSEXIT from CPL 0, inline (a system call is
 // one of each), where the mode on both sides differs only in CPL: 32-bit
@@ -22,45 +34,42 @@ bool BlockBuilder::translate_sysenter(const Insn& i) {
   if (unchainable_ || (req_.mode & need) != need || (req_.mode & Mode::kSegChecks) || cpl != (enter ? 3 : 0) ||
       i.d.operand_width != 32)
     return false;
-  auto off = [](size_t o) { return uint32_t(o); };
-  auto seg = [&](unsigned r, size_t field) { return off(offsetof(CpuState, seg) + r * sizeof(Segment) + field); };
-  auto op32 = [&](std::initializer_list<uint8_t> b, uint32_t o) { w_.bytes(b), w_.u32(o); };
   auto store_flat = [&](unsigned r, uint16_t attr) {  // selector from R13W
-    op32({0x66, 0x45, 0x89, 0xAF}, seg(r, offsetof(Segment, selector)));  // mov [sel], r13w
-    op32({0x66, 0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, attr)));      // mov word [attr], imm16
+    op32(w_, {0x66, 0x45, 0x89, 0xAF}, seg(r, offsetof(Segment, selector)));  // mov [sel], r13w
+    op32(w_, {0x66, 0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, attr)));      // mov word [attr], imm16
     w_.bytes({uint8_t(attr), uint8_t(attr >> 8)});
-    op32({0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, base)));  // mov dword [base], 0
+    op32(w_, {0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, base)));  // mov dword [base], 0
     w_.u32(0);
-    op32({0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, limit)));  // mov dword [limit], -1
+    op32(w_, {0x41, 0xC7, 0x87}, seg(r, offsetof(Segment, limit)));  // mov dword [limit], -1
     w_.u32(0xFFFFFFFFu);
   };
   w_.bytes({0x9C});                                                     // pushfq: the guest's flags
-  op32({0x45, 0x0F, 0xB7, 0xAF}, off(offsetof(CpuState, sysenter_cs)));  // movzx r13d, word [sysenter_cs]
+  op32(w_, {0x45, 0x0F, 0xB7, 0xAF}, off(offsetof(CpuState, sysenter_cs)));  // movzx r13d, word [sysenter_cs]
   w_.bytes({0x41, 0x81, 0xE5, 0xFC, 0xFF, 0x00, 0x00});                // and r13d, 0xFFFC
   uint8_t* null_cs = w_.jcc(0x4, w_.cur());                             // jz: #GP in the callout
   if (enter) {
     store_flat(kCs, 0xC9B);
     w_.bytes({0x41, 0x83, 0xC5, 0x08});  // add r13d, 8
     store_flat(kSs, 0xC93);
-    op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, cpl))), w_.bytes({0});
-    op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, vif))), w_.bytes({0});
-    op32({0x41, 0x81, 0xA7}, off(offsetof(CpuState, eflags_rest)));  // and: VM and RF go
+    op32(w_, {0x41, 0xC6, 0x87}, off(offsetof(CpuState, cpl))), w_.bytes({0});
+    op32(w_, {0x41, 0xC6, 0x87}, off(offsetof(CpuState, vif))), w_.bytes({0});
+    op32(w_, {0x41, 0x81, 0xA7}, off(offsetof(CpuState, eflags_rest)));  // and: VM and RF go
     w_.u32(~(kFlagVm | kFlagRf));
-    op32({0x45, 0x8B, 0xA7}, off(offsetof(CpuState, sysenter_esp)));  // mov r12d, [sysenter_esp]
+    op32(w_, {0x45, 0x8B, 0xA7}, off(offsetof(CpuState, sysenter_esp)));  // mov r12d, [sysenter_esp]
   } else {
     w_.bytes({0x41, 0x83, 0xC5, 0x10, 0x41, 0x83, 0xCD, 0x03});  // add r13d, 16; or r13d, 3
     store_flat(kCs, 0xCFB);
     w_.bytes({0x41, 0x83, 0xC5, 0x08});  // add r13d, 8
     store_flat(kSs, 0xCF3);
-    op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, cpl))), w_.bytes({3});
+    op32(w_, {0x41, 0xC6, 0x87}, off(offsetof(CpuState, cpl))), w_.bytes({3});
     w_.bytes({0x41, 0x89, 0xCC});  // mov r12d, ecx
   }
-  op32({0x4D, 0x8B, 0xAF}, off(offsetof(CpuState, view_base) + (enter ? 0 : 8)));  // mov r13, [view base]
+  op32(w_, {0x4D, 0x8B, 0xAF}, off(offsetof(CpuState, view_base) + (enter ? 0 : 8)));  // mov r13, [view base]
   w_.bytes({0xF3, 0x49, 0x0F, 0xAE, 0xDD});                                        // wrgsbase r13
-  op32({0x4D, 0x89, 0xAF}, off(offsetof(CpuState, gs_base)));                      // mov [gs_base], r13
-  op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, mode_stale))), w_.bytes({1});
+  op32(w_, {0x4D, 0x89, 0xAF}, off(offsetof(CpuState, gs_base)));                      // mov [gs_base], r13
+  op32(w_, {0x41, 0xC6, 0x87}, off(offsetof(CpuState, mode_stale))), w_.bytes({1});
   w_.bytes({0x9D});  // popfq
-  if (enter) op32({0x45, 0x8B, 0xAF}, off(offsetof(CpuState, sysenter_eip)));  // mov r13d, [sysenter_eip]
+  if (enter) op32(w_, {0x45, 0x8B, 0xAF}, off(offsetof(CpuState, sysenter_eip)));  // mov r13d, [sysenter_eip]
   else w_.bytes({0x41, 0x89, 0xD5});                                            // mov r13d, edx
   if (sti_shadow_) e_.jmp_if_irq_pending(cache_.miss_stub());
   e_.indirect_lookup(jump_cache_offset(enter ? 0 : 3), cache_.miss_stub());
@@ -90,22 +99,19 @@ bool BlockBuilder::translate_segment_load(const Insn& i) {
       ((req_.mode >> Mode::kCplShift) & 3) != 0 || (req_.mode & need) != need || (req_.mode & Mode::kSegChecks))
     return false;
   const unsigned size = pop ? i.d.operand_width / 8 : 2;
-  auto off = [](size_t o) { return uint32_t(o); };
-  auto op32 = [&](std::initializer_list<uint8_t> b, uint32_t o) { w_.bytes(b), w_.u32(o); };
-  auto seg = [&](size_t field) { return off(offsetof(CpuState, seg) + s * sizeof(Segment) + field); };
   auto store = [&](bool flat) {  // selector from R13W; attribute from R14W if flat
-    op32({0x66, 0x45, 0x89, 0xAF}, seg(offsetof(Segment, selector)));  // mov [selector], r13w
+    op32(w_, {0x66, 0x45, 0x89, 0xAF}, seg(s, offsetof(Segment, selector)));  // mov [selector], r13w
     if (flat) {
-      op32({0x66, 0x45, 0x89, 0xB7}, seg(offsetof(Segment, attr)));  // mov [attr], r14w
+      op32(w_, {0x66, 0x45, 0x89, 0xB7}, seg(s, offsetof(Segment, attr)));  // mov [attr], r14w
     } else {
-      op32({0x66, 0x41, 0xC7, 0x87}, seg(offsetof(Segment, attr))), w_.bytes({0, 0});
+      op32(w_, {0x66, 0x41, 0xC7, 0x87}, seg(s, offsetof(Segment, attr))), w_.bytes({0, 0});
     }
-    op32({0x41, 0xC7, 0x87}, seg(offsetof(Segment, base))), w_.u32(0);
-    op32({0x41, 0xC7, 0x87}, seg(offsetof(Segment, limit))), w_.u32(flat ? 0xFFFFFFFFu : 0);
+    op32(w_, {0x41, 0xC7, 0x87}, seg(s, offsetof(Segment, base))), w_.u32(0);
+    op32(w_, {0x41, 0xC7, 0x87}, seg(s, offsetof(Segment, limit))), w_.u32(flat ? 0xFFFFFFFFu : 0);
     // The segment-check data, as derive_segment_checks() would give it.
-    op32({0x41, 0xC7, 0x87}, off(offsetof(CpuState, seg_lo) + 4 * s)), w_.u32(flat ? 0 : 1);
-    op32({0x41, 0xC7, 0x87}, off(offsetof(CpuState, seg_hi) + 4 * s)), w_.u32(flat ? 0xFFFFFFFFu : 0);
-    op32({0x41, 0xC6, 0x87}, off(offsetof(CpuState, seg_writable) + s)), w_.bytes({uint8_t(flat)});
+    op32(w_, {0x41, 0xC7, 0x87}, off(offsetof(CpuState, seg_lo) + 4 * s)), w_.u32(flat ? 0 : 1);
+    op32(w_, {0x41, 0xC7, 0x87}, off(offsetof(CpuState, seg_hi) + 4 * s)), w_.u32(flat ? 0xFFFFFFFFu : 0);
+    op32(w_, {0x41, 0xC6, 0x87}, off(offsetof(CpuState, seg_writable) + s)), w_.bytes({uint8_t(flat)});
     w_.bytes({0x9D});  // popfq
     if (pop) e_.adjust_esp(int32_t(size));
   };
@@ -121,16 +127,16 @@ bool BlockBuilder::translate_segment_load(const Insn& i) {
   w_.bytes({0xC4, 0x43, 0x7B, 0xF0, 0xF5, 0x03});        // rorx r14d, r13d, 3
   w_.bytes({0x45, 0x0F, 0xB7, 0xF6});                    // movzx r14d, r14w: the index
   w_.bytes({0x46, 0x8D, 0x04, 0xF5, 0x07, 0x00, 0x00, 0x00});  // lea r8d, [r14*8 + 7]
-  op32({0x66, 0x45, 0x3B, 0x87}, off(offsetof(CpuState, gdtr) + offsetof(TableReg, limit)));  // cmp r8w, limit
+  op32(w_, {0x66, 0x45, 0x3B, 0x87}, off(offsetof(CpuState, gdtr) + offsetof(TableReg, limit)));  // cmp r8w, limit
   to_slow.push_back(w_.jcc(0x7, w_.cur()));              // ja slow
   w_.bytes({0x9D});                                      // popfq: the read may fault
-  op32({0x45, 0x8B, 0x87}, off(offsetof(CpuState, gdtr) + offsetof(TableReg, base)));  // mov r8d, gdt base
+  op32(w_, {0x45, 0x8B, 0x87}, off(offsetof(CpuState, gdtr) + offsetof(TableReg, base)));  // mov r8d, gdt base
   w_.bytes({0x47, 0x8D, 0x04, 0xF0});                    // lea r8d, [r8 + r14*8]
   w_.bytes({0x65, 0x67, 0x4D, 0x8B, 0x00});              // mov r8, gs:[r8d]: the descriptor
   w_.bytes({0x9C});                                      // pushfq
   std::vector<uint8_t*> to_match;
   for (unsigned k = 0; k < 4; ++k) {
-    op32({0x4D, 0x3B, 0x87}, off(offsetof(CpuState, flat_data) + 8 * k));  // cmp r8, [flat_data + k]
+    op32(w_, {0x4D, 0x3B, 0x87}, off(offsetof(CpuState, flat_data) + 8 * k));  // cmp r8, [flat_data + k]
     to_match.push_back(w_.jcc(0x4, w_.cur()));                             // je match
   }
   to_slow.push_back(w_.jmp(w_.cur()));
