@@ -30,7 +30,9 @@ extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutS
     rt.set_fatal(e.what());
     r = CalloutResult::kExit;
   }
-  bool must_exit = rt.take_code_written() || rt.interrupt_deliverable() || rt.exit_requested() ||
+  // (interrupt_deliverable() also refreshes cpu.irq_pending for the code
+  // that runs next; nothing touches a device between here and there.)
+  bool must_exit = rt.interrupt_deliverable() || rt.take_code_written() || rt.exit_requested() ||
                    rt.machine().stop_requested();
   if (r == CalloutResult::kContinue && must_exit) {
     cpu->eip = site->next_eip;
@@ -42,12 +44,10 @@ extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutS
     // (`site` may be gone after this: a translation may flush the cache.)
     if (const uint8_t* next = rt.continue_inline()) {
       cpu->continue_at = reinterpret_cast<uint64_t>(next);
-      rt.refresh_irq_pending();
       return 2;
     }
   }
   if (r == CalloutResult::kExit) cpu->exit_reason = uint32_t(ExitReason::kCallout);
-  else rt.refresh_irq_pending();
   return int(r);
 }
 

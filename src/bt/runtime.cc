@@ -95,9 +95,10 @@ void BtRuntime::kick() {
   area_.close_gate();
 }
 
-bool BtRuntime::interrupt_deliverable() const {
+bool BtRuntime::interrupt_deliverable() {
+  refresh_irq_pending();
   const CpuState& cpu = area_.cpu();
-  return cpu.vif && !cpu.sti_shadow && machine_.pic().interrupt_pending();
+  return cpu.vif && !cpu.sti_shadow && cpu.irq_pending;
 }
 
 void BtRuntime::sync_mode() {

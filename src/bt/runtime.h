@@ -88,8 +88,9 @@ class BtRuntime final : public Backend {
   // that frame if it holds code.
   void note_write(uint64_t frame);
   // True if an interrupt can be taken now (used by callouts to decide
-  // whether to leave translated code after touching a device).
-  bool interrupt_deliverable() const;
+  // whether to leave translated code after touching a device); refreshes
+  // cpu.irq_pending on the way.
+  bool interrupt_deliverable();
   void set_halted() { halted_ = true; }
   // Delivers an event through the guest IDT now; false on a triple fault.
   bool deliver(const Event& event);
