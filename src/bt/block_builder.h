@@ -20,7 +20,7 @@
 #include "bt/runtime.h"
 #include "bt/translator.h"
 #include "bt/vcpu_area.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 namespace tv::bt {
 

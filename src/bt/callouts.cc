@@ -9,8 +9,8 @@
 
 #include "bt/handlers.h"
 #include "bt/runtime.h"
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "vmm/machine.h"
 
 extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutSite* site) {

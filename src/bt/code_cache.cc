@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "bt/code_writer.h"
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv::bt {
 

@@ -10,7 +10,7 @@
 
 #include "bt/cpu_state.h"
 #include "shadow_mmu/shadow_mmu.h"
-#include "vmm/guest_memory.h"
+#include "base/guest_memory.h"
 
 namespace tv::bt {
 

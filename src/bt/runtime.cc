@@ -11,8 +11,8 @@
 #include "bt/fault_handler.h"
 #include "bt/segments.h"
 #include "devices/pic8259.h"
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "vmm/machine.h"
 
 extern "C" uint32_t tv_bt_enter(tv::bt::CpuState* cpu, const void* code);

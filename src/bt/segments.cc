@@ -6,7 +6,7 @@
 #include <mutex>
 #include <set>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 namespace tv::bt {
 

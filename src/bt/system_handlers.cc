@@ -9,8 +9,8 @@
 #include "bt/segments.h"
 #include "bt/string_ops.h"
 #include "vmm/cpuid.h"
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "vmm/machine.h"
 
 namespace tv::bt {

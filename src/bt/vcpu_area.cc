@@ -4,7 +4,7 @@
 
 #include <new>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv::bt {
 

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 namespace tv::dev {
 

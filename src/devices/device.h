@@ -27,6 +27,17 @@ class IrqSink {
   virtual void set_irq(unsigned irq, bool level) = 0;
 };
 
+// What a CPU takes interrupts from: the 8259A pair's INT pin, or a local
+// APIC (which passes the 8259A's ExtINT requests on through LINT0).
+class InterruptSource {
+ public:
+  virtual ~InterruptSource() = default;
+  // True if a maskable interrupt is waiting for the CPU (EFLAGS.IF aside).
+  virtual bool interrupt_pending() const = 0;
+  // The INTA cycle: the vector, with the request moved into service.
+  virtual uint8_t acknowledge() = 0;
+};
+
 // Monotonic time in nanoseconds. Tests substitute a manual clock.
 class Clock {
  public:

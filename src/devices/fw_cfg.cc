@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 namespace tv::dev {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 namespace tv::dev {
 

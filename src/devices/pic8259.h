@@ -17,7 +17,7 @@ namespace tv::dev {
 class PicChipPorts;
 class PicElcrPorts;
 
-class PicPair final : public IrqSink {
+class PicPair final : public IrqSink, public InterruptSource {
  public:
   PicPair();
 
@@ -31,11 +31,11 @@ class PicPair final : public IrqSink {
   void set_irq(unsigned irq, bool level) override;
 
   // The master's INT output: an unmasked request outranks everything in service.
-  bool interrupt_pending() const;
+  bool interrupt_pending() const override;
   // The INTA cycle: returns the vector and moves the request from IRR to ISR.
   // A request that vanished yields the spurious IRQ7 (master) or IRQ15
   // (slave, with IRQ2 left in service on the master) vector.
-  uint8_t acknowledge();
+  uint8_t acknowledge() override;
 
   // "master irr=.. isr=.. imr=.. slave irr=.. isr=.. imr=.." for debug logs.
   std::string state_summary() const;

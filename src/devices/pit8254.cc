@@ -11,7 +11,7 @@
 //   next input clock (one clock, 838 ns, early).
 #include "devices/pit8254.h"
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 namespace tv::dev {
 namespace {

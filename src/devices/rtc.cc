@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 namespace tv::dev {
 namespace {

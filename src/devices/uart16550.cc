@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 namespace tv::dev {
 namespace {

@@ -29,7 +29,7 @@
 
 #include "shadow_mmu/page_walker.h"
 #include "shadow_mmu/shadow_window.h"
-#include "vmm/guest_memory.h"
+#include "base/guest_memory.h"
 
 namespace tv::mmu {
 

@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv::mmu {
 

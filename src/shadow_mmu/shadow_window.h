@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "vmm/guest_memory.h"
+#include "base/guest_memory.h"
 
 namespace tv::mmu {
 

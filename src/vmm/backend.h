@@ -8,18 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "vmm/json.h"
+#include "base/json.h"
+#include "vmm/boot_state.h"
 
 namespace tv {
-
-// Register state at kernel entry: 32-bit protected mode, flat 4 GiB code
-// and data segments, paging and interrupts off (Multiboot spec 3.2, Linux
-// boot protocol "32-bit boot protocol").
-struct BootState {
-  uint32_t eip = 0;
-  uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
-  uint32_t esi = 0, edi = 0, ebp = 0, esp = 0;
-};
 
 enum class VcpuExit {
   kHalted,       // HLT executed; the run loop sleeps until the next interrupt event

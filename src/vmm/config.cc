@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv {
 

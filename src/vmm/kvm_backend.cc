@@ -24,8 +24,8 @@
 
 #include "devices/pic8259.h"
 #include "vmm/cpuid.h"
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "vmm/machine.h"
 
 namespace tv {

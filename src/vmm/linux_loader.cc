@@ -17,8 +17,8 @@
 #include <array>
 #include <cstring>
 
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 namespace tv {
 namespace {

@@ -10,9 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "vmm/backend.h"
-#include "vmm/guest_memory.h"
-#include "vmm/multiboot.h"
+#include "base/guest_memory.h"
+#include "vmm/boot_state.h"
 
 namespace tv {
 

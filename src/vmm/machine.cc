@@ -22,9 +22,9 @@
 #include "devices/rtc.h"
 #include "devices/system_ports.h"
 #include "devices/uart16550.h"
-#include "vmm/error.h"
+#include "base/error.h"
 #include "vmm/linux_loader.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/multiboot.h"
 #include "vmm/terminal.h"
 

@@ -19,7 +19,7 @@
 #include "devices/clock.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
-#include "vmm/guest_memory.h"
+#include "base/guest_memory.h"
 
 namespace tv {
 

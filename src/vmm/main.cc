@@ -13,8 +13,8 @@
 #include <iostream>
 
 #include "vmm/config.h"
-#include "vmm/error.h"
-#include "vmm/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "vmm/machine.h"
 
 namespace {

@@ -8,15 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "vmm/backend.h"
-#include "vmm/guest_memory.h"
+#include "base/guest_memory.h"
+#include "vmm/boot_state.h"
 
 namespace tv {
-
-struct BootModule {
-  std::string name;  // becomes the module's command line
-  std::vector<uint8_t> data;
-};
 
 // True if `image` carries a multiboot header in its first 8 KiB.
 bool has_multiboot_header(std::span<const uint8_t> image);

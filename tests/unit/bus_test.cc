@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv::dev {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv {
 namespace {

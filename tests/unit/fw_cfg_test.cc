@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv::dev {
 namespace {

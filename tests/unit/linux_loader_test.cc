@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv {
 namespace {

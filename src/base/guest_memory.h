@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-#include "vmm/address.h"
+#include "base/address.h"
 
 namespace tv {
 

@@ -1,4 +1,4 @@
-#include "vmm/log.h"
+#include "base/log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv {
 

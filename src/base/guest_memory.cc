@@ -1,4 +1,4 @@
-#include "vmm/guest_memory.h"
+#include "base/guest_memory.h"
 
 #include <fmt/format.h>
 #include <sys/mman.h>
@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace tv {
 
