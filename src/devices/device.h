@@ -61,6 +61,8 @@ class MachineControl {
   virtual ~MachineControl() = default;
   virtual void request_reset(std::string_view reason) = 0;
   virtual void request_exit(int status) = 0;
+  // ACPI S5 (soft off): the run ends with status 0 and "guest powered off".
+  virtual void request_power_off() = 0;
 };
 
 }  // namespace tv::dev

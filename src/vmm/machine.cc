@@ -122,6 +122,11 @@ void Machine::request_reset(std::string_view reason) {
   backend_->kick();
 }
 
+void Machine::request_power_off() {
+  if (!stop_) stop_ = MachineExit{0, "guest powered off"};
+  backend_->kick();
+}
+
 void Machine::request_exit(int status) {
   if (!stop_) stop_ = MachineExit{status, ""};
   backend_->kick();

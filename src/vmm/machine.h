@@ -63,6 +63,7 @@ class Machine final : public dev::MachineControl {
   // dev::MachineControl
   void request_reset(std::string_view reason) override;
   void request_exit(int status) override;
+  void request_power_off() override;
   bool stop_requested() const { return stop_.has_value(); }
 
   // A backend calls this after every port or MMIO access: a device may

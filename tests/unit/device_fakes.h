@@ -15,8 +15,10 @@ class FakeMachine : public MachineControl {
  public:
   void request_reset(std::string_view reason) override { resets.emplace_back(reason); }
   void request_exit(int status) override { exits.push_back(status); }
+  void request_power_off() override { ++power_offs; }
   std::vector<std::string> resets;
   std::vector<int> exits;
+  unsigned power_offs = 0;
 };
 
 // Tracks each IRQ line's level and counts its rising edges.
