@@ -52,7 +52,9 @@ uint64_t Bus::read(uint64_t addr, unsigned size) {
     return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
   }
   ++range->accesses;
-  return range->device->read(addr - range->base, size);
+  uint64_t value = range->device->read(addr - range->base, size);
+  after_access();
+  return value;
 }
 
 void Bus::write(uint64_t addr, unsigned size, uint64_t value) {
@@ -63,6 +65,7 @@ void Bus::write(uint64_t addr, unsigned size, uint64_t value) {
   }
   ++range->accesses;
   range->device->write(addr - range->base, size, value);
+  after_access();
 }
 
 }  // namespace tv::dev

@@ -26,6 +26,13 @@ class Bus {
   uint64_t read(uint64_t addr, unsigned size);
   void write(uint64_t addr, unsigned size, uint64_t value);
 
+  // Called after every access that reached a device, whoever made it (a
+  // CPU backend, a DMA engine): the machine re-arms its host timer there,
+  // since the device may have changed its next deadline. A plain function
+  // pointer: no allocation, callable from the fault handler's MMIO path.
+  using AfterAccess = void (*)(void* context);
+  void set_after_access(AfterAccess fn, void* context) { after_ = fn, after_context_ = context; }
+
   // True if some device claims `addr`.
   bool claimed(uint64_t addr) const { return find(addr) != nullptr; }
 
@@ -42,7 +49,13 @@ class Bus {
   const Range* find(uint64_t addr) const;
   void log_unknown(uint64_t addr, bool is_write);
 
+  void after_access() const {
+    if (after_) after_(after_context_);
+  }
+
   BusKind kind_;
+  AfterAccess after_ = nullptr;
+  void* after_context_ = nullptr;
   std::map<uint64_t, Range> ranges_;  // keyed by base
   std::set<uint64_t> logged_unknown_;
 };

@@ -12,15 +12,9 @@ namespace tv::mmu {
 namespace {
 
 // Paging-structure entry bits (SDM Vol. 3A 4.3, Tables 4-4 to 4-6).
-constexpr uint32_t kP = 1u << 0;
-constexpr uint32_t kRw = 1u << 1;
-constexpr uint32_t kUs = 1u << 2;
-constexpr uint32_t kA = 1u << 5;
-constexpr uint32_t kD = 1u << 6;
-constexpr uint32_t kPs = 1u << 7;
-constexpr uint32_t kG = 1u << 8;
-constexpr uint32_t kFrame4K = 0xFFFFF000;
-constexpr uint32_t kFrame4M = 0xFFC00000;
+constexpr uint32_t kP = x86::kPteP, kRw = x86::kPteRw, kUs = x86::kPteUs, kA = x86::kPteA, kD = x86::kPteD,
+                   kPs = x86::kPtePs, kG = x86::kPteG;
+constexpr uint32_t kFrame4K = x86::kPteFrame4K, kFrame4M = x86::kPteFrame4M;
 // Bits 21:13 of a 4 MiB PDE. SDM Table 4-4: bits 21:(M-19) are reserved and
 // bits (M-20):13 hold physical-address bits (M-1):32 under PSE-36. We do not
 // support physical addresses above 4 GiB, so M is 32 for the guest and all
@@ -28,8 +22,8 @@ constexpr uint32_t kFrame4M = 0xFFC00000;
 // 4 GiB gets a RSVD #PF instead of a silently truncated address.
 constexpr uint32_t kPde4MReserved = 0x003FE000;
 
-constexpr uint32_t kPage4K = 4096;
-constexpr uint32_t kPage4M = 4u << 20;
+using x86::kPage4K;
+using x86::kPage4M;
 
 // One paging-structure entry: where it lives and what it held when read.
 struct Entry {

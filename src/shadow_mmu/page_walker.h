@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "arch/x86.h"
 #include "base/guest_memory.h"
 
 namespace tv::mmu {
@@ -23,12 +24,12 @@ struct PagingMode {
   bool wp;
 };
 
-// #PF error code bits (SDM Vol. 3A 4.7, Figure 4-12).
-inline constexpr uint32_t kPfPresent = 1u << 0;   // P: protection violation, not a missing page
-inline constexpr uint32_t kPfWrite = 1u << 1;     // W/R: the access was a write
-inline constexpr uint32_t kPfUser = 1u << 2;      // U/S: the access was a user-mode access
-inline constexpr uint32_t kPfReserved = 1u << 3;  // RSVD: a reserved bit was set in an entry
-inline constexpr uint32_t kPfFetch = 1u << 4;     // I/D: never set here (no NX in 32-bit paging)
+// #PF error code bits: arch/x86.h (kPfPresent, kPfWrite, ...).
+using x86::kPfPresent;
+using x86::kPfWrite;
+using x86::kPfUser;
+using x86::kPfReserved;
+using x86::kPfFetch;
 
 struct Translation {
   bool ok;

@@ -57,11 +57,11 @@ bool is_bzimage(const std::vector<uint8_t>& image) {
 
 }  // namespace
 
-Machine::Machine(const Config& config) : config_(config), memory_(config.mem_bytes) {
+Machine::Machine(const Config& config, BackendFactory make_backend) : config_(config), memory_(config.mem_bytes) {
   vcpu_thread_ = pthread_self();
   add_devices();
   load_kernel();
-  backend_ = config_.backend == BackendKind::kKvm ? make_kvm_backend(*this) : make_bt_backend(*this);
+  backend_ = make_backend(*this);
   backend_->set_boot_state(boot_);
 }
 
@@ -73,6 +73,12 @@ Machine::~Machine() {
 }
 
 void Machine::add_devices() {
+  auto after_access = [](void* machine) {
+    auto* m = static_cast<Machine*>(machine);
+    m->arm_timer(m->next_deadline());
+  };
+  pio_.set_after_access(after_access, this);
+  mmio_.set_after_access(after_access, this);
   pic_ = std::make_shared<dev::PicPair>();
   pio_.insert(0x20, 2, pic_->master_ports());
   pio_.insert(0xA0, 2, pic_->slave_ports());

@@ -45,8 +45,11 @@ struct RunStats {
 
 class Machine final : public dev::MachineControl {
  public:
-  // Builds RAM and devices and loads the kernel; throws tv::Error.
-  explicit Machine(const Config& config);
+  // Builds RAM and devices, loads the kernel and creates the CPU backend
+  // with `make_backend` (the layer above the machine chooses it); throws
+  // tv::Error.
+  using BackendFactory = std::unique_ptr<Backend> (*)(Machine&);
+  Machine(const Config& config, BackendFactory make_backend);
   ~Machine() override;
 
   // Runs the guest until it exits, resets, shuts down or halts for good.
@@ -65,11 +68,6 @@ class Machine final : public dev::MachineControl {
   void request_exit(int status) override;
   void request_power_off() override;
   bool stop_requested() const { return stop_.has_value(); }
-
-  // A backend calls this after every port or MMIO access: a device may
-  // have changed its next deadline, and the host timer must follow it
-  // (a guest that programs the PIT and then spins needs the tick).
-  void after_device_access() { arm_timer(next_deadline()); }
 
   // The profile text and JSON for --profile / --profile-json.
   std::string profile_report() const;
@@ -122,14 +120,5 @@ class Machine final : public dev::MachineControl {
   std::optional<uint64_t> armed_;  // the deadline the host timer is set for
   pthread_t vcpu_thread_;
 };
-
-// Backend factories, defined next to each backend.
-std::unique_ptr<Backend> make_kvm_backend(Machine& machine);
-std::unique_ptr<Backend> make_bt_backend(Machine& machine);
-
-// `transvisor probe`: empty if `backend` can run guests needing `feature`
-// ("" or "paging") on this host, else the one-line reason it cannot.
-std::string probe_kvm(const std::string& feature);
-std::string probe_bt(const std::string& feature);
 
 }  // namespace tv

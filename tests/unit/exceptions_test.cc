@@ -2,11 +2,11 @@
 // software-interrupt DPL checks, faults during delivery with their error
 // codes and EXT bit, #DF escalation and triple fault, and the TSS stack
 // switch from CPL 3 (round trip with IRET).
-#include "bt/exceptions.h"
+#include "bt/x86/exceptions.h"
 
 #include <gtest/gtest.h>
 
-#include "bt/segments.h"
+#include "bt/x86/segments.h"
 
 namespace tv::bt {
 namespace {

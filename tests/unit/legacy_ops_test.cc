@@ -2,7 +2,7 @@
 // and 16-bit stacks, the BCD adjusts against the SDM examples and values
 // read from an Intel CPU in compatibility mode, BOUND, AAM 0, SALC, far
 // pointer loads, segment-register push/pop and INTO.
-#include "bt/legacy_ops.h"
+#include "bt/x86/legacy_ops.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "bt/segments.h"
+#include "bt/x86/segments.h"
 
 namespace tv::bt {
 namespace {

@@ -2,7 +2,7 @@
 // JMP/CALL/RET through code segments and call gates, IRET's EFLAGS and
 // privilege rules, the system-table instructions and LAR/LSL/VERR/VERW,
 // against a GDT/TSS built in guest RAM.
-#include "bt/segments.h"
+#include "bt/x86/segments.h"
 
 #include <gtest/gtest.h>
 

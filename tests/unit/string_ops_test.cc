@@ -2,7 +2,7 @@
 // overlapping copies, page crossings, REPE/REPNE termination with the flags
 // of the last compare, INS/OUTS through a port device, the iteration budget,
 // 16-bit addressing and restart state after a segment fault.
-#include "bt/string_ops.h"
+#include "bt/x86/string_ops.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "bt/segments.h"
+#include "bt/x86/segments.h"
 #include "devices/bus.h"
 
 namespace tv::bt {

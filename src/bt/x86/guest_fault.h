@@ -1,0 +1,25 @@
+// A guest-visible exception raised by C++ (helpers, descriptor loads,
+// memory accesses through LinearMemory): the callout entry catches it and
+// delivers it through the guest IDT at the faulting instruction.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/x86.h"
+
+namespace tv::bt {
+
+using namespace tv::x86;
+
+// Thrown by helpers for a guest-visible exception; the callout wrapper
+// catches it and delivers the event through the guest IDT.
+struct GuestFault {
+  uint8_t vector;
+  bool has_error_code = false;
+  uint32_t error_code = 0;
+};
+
+inline GuestFault fault(uint8_t vector) { return {vector, false, 0}; }
+inline GuestFault fault(uint8_t vector, uint32_t error) { return {vector, true, error}; }
+
+}  // namespace tv::bt
