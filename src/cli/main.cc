@@ -87,7 +87,8 @@ int main(int argc, char** argv) {
   std::string mem = "256M", tc_size = "64M", backend = "bt";
   auto* run = app.add_subcommand("run", "boot a guest kernel");
   run->add_option("--kernel", config.kernel, "multiboot ELF kernel or Linux bzImage")->required();
-  run->add_option("--initrd", config.initrds, "initial ramdisk or multiboot module (repeatable)");
+  run->add_option("--initrd", config.initrds,
+                 "initial ramdisk or multiboot module: \"FILE [ARGS][,FILE2 [ARGS2]]\" (repeatable)");
   run->add_option("--append", config.append, "kernel command line");
   run->add_option("--mem", mem, "guest RAM, e.g. 64M or 1G (default 256M)");
   run->add_option("--backend", backend, "bt (binary translation, default) or kvm");

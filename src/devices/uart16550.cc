@@ -34,8 +34,8 @@ constexpr unsigned kRegs = 8;
 
 }  // namespace
 
-Uart16550::Uart16550(IrqSink& irq, unsigned irq_line, std::function<void(uint8_t)> transmit)
-    : irq_(irq), irq_line_(irq_line), transmit_(std::move(transmit)) {
+Uart16550::Uart16550(IrqSink& irq, unsigned irq_line, std::function<void(uint8_t)> transmit, IrqGate gate)
+    : irq_(irq), irq_line_(irq_line), gate_(gate), transmit_(std::move(transmit)) {
   // At reset the modem inputs are sampled without reporting deltas.
   msr_ = modem_inputs();
 }
@@ -248,7 +248,8 @@ uint8_t Uart16550::interrupt_id() const {
 // The PC gates INTRPT through the OUT2 pin. In loopback the chip forces
 // OUT2 inactive at the pin, so the line is not driven then either.
 void Uart16550::update_irq() {
-  bool level = interrupt_id() != kIirNone && (mcr_ & kMcrOut2) && !loopback();
+  bool gated = gate_ == IrqGate::kOut2 && !(mcr_ & kMcrOut2);
+  bool level = interrupt_id() != kIirNone && !gated && !loopback();
   if (level == irq_level_) return;
   irq_level_ = level;
   irq_.set_irq(irq_line_, level);

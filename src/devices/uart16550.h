@@ -19,7 +19,14 @@ namespace tv::dev {
 
 class Uart16550 final : public IoDevice {
  public:
-  Uart16550(IrqSink& irq, unsigned irq_line, std::function<void(uint8_t)> transmit);
+  // Whether MCR.OUT2 gates the interrupt output. On a PC board OUT2
+  // enables the IRQ driver (8250 datasheet, MCR bit 3), but QEMU ignores
+  // it, and kernels tested only under QEMU never set it: the machine's
+  // COM1 raises its interrupt either way (kAlways), as QEMU's does.
+  enum class IrqGate { kAlways, kOut2 };
+
+  Uart16550(IrqSink& irq, unsigned irq_line, std::function<void(uint8_t)> transmit,
+            IrqGate gate = IrqGate::kAlways);
 
   std::string_view name() const override { return "uart16550"; }
   uint64_t read(uint64_t offset, unsigned size) override;
@@ -57,6 +64,7 @@ class Uart16550 final : public IoDevice {
 
   IrqSink& irq_;
   unsigned irq_line_;
+  IrqGate gate_;
   std::function<void(uint8_t)> transmit_;
 
   std::array<uint8_t, kFifoSize> rx_{};

@@ -121,8 +121,10 @@ class KvmVcpu {
                           uint64_t cr4 = 0) {
     kvm_sregs sregs;
     kvm_ioctl(vcpu_fd_, KVM_GET_SREGS, "KVM_GET_SREGS", reinterpret_cast<unsigned long>(&sregs));
-    sregs.cs = flat_segment(0x08, 0xB);  // execute/read, accessed
-    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_segment(0x10, 0x3);
+    sregs.cs = flat_segment(b.code_selector, 0xB);  // execute/read, accessed
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_segment(b.data_selector, 0x3);
+    sregs.gdt.base = b.gdt_base;
+    sregs.gdt.limit = b.gdt_limit;
     sregs.cr0 = kCr0Pe | kCr0Et | cr0_extra;
     sregs.cr3 = cr3;
     sregs.cr4 = cr4;

@@ -30,6 +30,28 @@ std::optional<uint64_t> parse_size(const std::string& text) {
   return value << shift;
 }
 
+std::vector<InitrdSpec> parse_initrd(const std::string& value) {
+  std::vector<InitrdSpec> out;
+  std::string entry;
+  auto finish = [&] {
+    size_t space = entry.find(' ');
+    out.push_back({entry.substr(0, space), entry});
+    entry.clear();
+  };
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != ',') {
+      entry += value[i];
+    } else if (i + 1 < value.size() && value[i + 1] == ',') {
+      entry += ',';
+      ++i;
+    } else {
+      finish();
+    }
+  }
+  finish();
+  return out;
+}
+
 void validate(const Config& config) {
   if (config.mem_bytes < kMinMemBytes || config.mem_bytes > kMaxMemBytes)
     throw Error(fmt::format("--mem must be between {} MiB and {} MiB", kMinMemBytes >> 20,

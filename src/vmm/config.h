@@ -31,6 +31,16 @@ constexpr uint64_t kMaxMemBytes = 3ull << 30;
 // QEMU's -m. Returns nullopt for anything else or on overflow.
 std::optional<uint64_t> parse_size(const std::string& text);
 
+// One file of an --initrd value. QEMU's syntax: "FILE ARGS,FILE2 ARGS2":
+// modules are separated by commas (",," is a literal comma), the path ends
+// at the first space, and a multiboot module's command line is the whole
+// entry, path included (as QEMU and GRUB pass it).
+struct InitrdSpec {
+  std::string path;
+  std::string cmdline;
+};
+std::vector<InitrdSpec> parse_initrd(const std::string& value);
+
 // Throws tv::Error with a one-line message if `config` cannot run.
 void validate(const Config& config);
 

@@ -19,6 +19,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "vmm/bios_state.h"
 
 namespace tv {
 namespace {
@@ -40,7 +41,6 @@ constexpr uint8_t kLoadedHigh = 1u << 0, kCanUseHeap = 1u << 7;
 constexpr uint8_t kLoaderUndefined = 0xFF;  // boot.rst "type_of_loader": no assigned ID
 constexpr uint16_t kMinVersion = 0x0206;    // 32-bit entry with cmdline_size known
 constexpr uint64_t kHighLoad = 0x100000;    // where a bzImage's protected-mode part goes
-constexpr uint64_t kLowRamEnd = 0x9FC00;    // 639 KiB, then the EBDA
 // boot.rst "Sample Boot Configuration": heap_end = 0xe000 for a loaded-high
 // kernel, heap_end_ptr = heap_end - 0x200. Only the real-mode setup code,
 // which we skip, uses the heap; the field is filled for kernels that check it.
@@ -137,24 +137,15 @@ KernelPlacement place_kernel(const KernelHeader& h, uint64_t image_size, uint64_
 // BIOS-style map (zero-page.rst "e820_table"): the kernel needs the usable
 // low 639 KiB as well as the RAM above 1 MiB.
 void put_e820(std::span<uint8_t> zero_page, uint64_t mem_size) {
-  struct Entry {
-    uint64_t addr, size;
-    uint32_t type;
-  };
-  const Entry map[] = {
-      {0, kLowRamEnd, 1},
-      {kLowRamEnd, 0xA0000 - kLowRamEnd, 2},
-      {0xF0000, 0x10000, 2},
-      {kHighLoad, mem_size - kHighLoad, 1},
-  };
+  const std::vector<MemoryRange> map = pc_memory_map(mem_size);
   size_t off = kE820Table;
   for (const auto& e : map) {  // struct boot_e820_entry is packed: 20 bytes
     put(zero_page, off, e.addr);
-    put(zero_page, off + 8, e.size);
-    put(zero_page, off + 16, e.type);
+    put(zero_page, off + 8, e.len);
+    put(zero_page, off + 16, uint32_t(e.type));
     off += 20;
   }
-  zero_page[kE820Entries] = uint8_t(std::size(map));
+  zero_page[kE820Entries] = uint8_t(map.size());
   put(zero_page, kAltMemK, uint32_t((mem_size - kHighLoad) >> 10));
 }
 
@@ -234,6 +225,9 @@ BootState load_linux(GuestMemory& memory, std::span<const uint8_t> image,
   // Not part of the protocol: a stack below the zero page for kernels that
   // push before setting their own (6.1 takes one inside boot_params).
   state.esp = uint32_t(kLinuxZeroPage);
+  // "a GDT must be loaded with the descriptors for selectors __BOOT_CS(0x10)
+  // and __BOOT_DS(0x18)", CS and DS/ES/SS set to them.
+  write_boot_gdt(memory, kLinuxSelectors, state);
   return state;
 }
 

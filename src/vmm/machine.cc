@@ -22,9 +22,11 @@
 #include "devices/rtc.h"
 #include "devices/system_ports.h"
 #include "devices/uart16550.h"
+#include "devices/vga_crtc.h"
 #include "base/error.h"
 #include "vmm/linux_loader.h"
 #include "base/log.h"
+#include "vmm/bios_state.h"
 #include "vmm/multiboot.h"
 #include "vmm/terminal.h"
 
@@ -102,6 +104,7 @@ void Machine::add_devices() {
   pio_.insert(0x64, 1, i8042_->command_port());
   pio_.insert(0x92, 1, std::make_shared<dev::ResetPort92>(*this));
   pio_.insert(0x80, 1, std::make_shared<dev::PostPort80>());
+  pio_.insert(dev::VgaCrtc::kBase, dev::VgaCrtc::kLength, std::make_shared<dev::VgaCrtc>());
   pio_.insert(0xF4, 4, std::make_shared<dev::DebugExit>(*this));
   dev::FwCfgConfig fw{memory_.size(), 1, config_.append, {}};
   pio_.insert(0x510, 2, std::make_shared<dev::FwCfg>(std::move(fw)));
@@ -110,7 +113,10 @@ void Machine::add_devices() {
 void Machine::load_kernel() {
   auto image = read_file(config_.kernel, "kernel");
   std::vector<BootModule> modules;
-  for (const auto& path : config_.initrds) modules.push_back({path, read_file(path, "initrd")});
+  for (const auto& value : config_.initrds)
+    for (const InitrdSpec& spec : parse_initrd(value))
+      modules.push_back({spec.cmdline, read_file(spec.path, "initrd")});
+  write_bios_data_area(memory_);
   if (has_multiboot_header(image)) {
     boot_ = load_multiboot(memory_, image, config_.append, modules);
     return;

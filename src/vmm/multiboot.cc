@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "vmm/bios_state.h"
 
 namespace tv {
 namespace {
@@ -28,11 +29,6 @@ constexpr uint32_t kSupportedRequired = kFlagPageAlignModules | kFlagMemInfo | k
 constexpr uint32_t kInfoMem = 1u << 0, kInfoCmdline = 1u << 2, kInfoMods = 1u << 3,
                    kInfoMmap = 1u << 6, kInfoLoaderName = 1u << 9;
 
-// Where the information structure and its strings live: low memory that no
-// kernel loads at (above the real-mode IVT/BDA, below the EBDA).
-constexpr uint64_t kInfoBase = 0x8000;
-constexpr uint64_t kInfoLimit = 0x9F000;
-constexpr uint64_t kLowRamEnd = 0x9FC00;  // 639 KiB, then the EBDA
 
 struct LoadedImage {
   uint32_t entry;
@@ -96,6 +92,15 @@ void check_fits(const GuestMemory& memory, uint64_t addr, uint64_t len, const ch
                             addr + len, memory.size() >> 20));
 }
 
+// Firmware owns the IVT, the BIOS data area, the EBDA and [0xA0000, 1 MiB)
+// (the firmware tables live there); a kernel anywhere else loads.
+void check_not_firmware(uint64_t addr, uint64_t len, const char* what) {
+  if (overlaps_firmware(addr, len))
+    throw Error(fmt::format("{} at {:#x}-{:#x} overlaps memory reserved for the BIOS data area, the EBDA "
+                            "or the firmware tables (below 0x500, or 0x9fc00-0x100000)",
+                            what, addr, addr + len));
+}
+
 // Loads the a.out-kludge image (spec 3.1.3).
 LoadedImage load_kludge(GuestMemory& memory, std::span<const uint8_t> image,
                                           const Header& h) {
@@ -111,6 +116,7 @@ LoadedImage load_kludge(GuestMemory& memory, std::span<const uint8_t> image,
   uint64_t end = h.bss_end_addr ? std::max<uint64_t>(h.bss_end_addr, h.load_addr + load_len)
                                 : h.load_addr + load_len;
   check_fits(memory, h.load_addr, end - h.load_addr, "kernel image");
+  check_not_firmware(h.load_addr, end - h.load_addr, "kernel image");
   memory.write(GuestPhys{h.load_addr}, image.subspan(file_start, load_len));
   std::memset(memory.host(GuestPhys{h.load_addr + load_len}), 0, end - h.load_addr - load_len);
   return {h.entry_addr, h.load_addr, end};
@@ -135,6 +141,7 @@ LoadedImage load_elf(GuestMemory& memory, std::span<const uint8_t> image) {
     if (ph.p_filesz > ph.p_memsz || uint64_t(ph.p_offset) + ph.p_filesz > image.size())
       throw Error(fmt::format("kernel ELF segment {} is malformed", i));
     check_fits(memory, ph.p_paddr, ph.p_memsz, "kernel segment");
+    check_not_firmware(ph.p_paddr, ph.p_memsz, "kernel segment");
     memory.write(GuestPhys{ph.p_paddr}, image.subspan(ph.p_offset, ph.p_filesz));
     std::memset(memory.host(GuestPhys{uint64_t(ph.p_paddr) + ph.p_filesz}), 0,
                 ph.p_memsz - ph.p_filesz);
@@ -149,23 +156,39 @@ LoadedImage load_elf(GuestMemory& memory, std::span<const uint8_t> image) {
   return {entry, start, end};
 }
 
-// Appends data in the info area and returns its guest address.
+uint64_t page_align(uint64_t a) { return (a + kPageSize - 1) & kPageMask; }
+
+// The information structure and everything it points to, placed the way
+// QEMU's multiboot loader does: in the first free pages after the kernel
+// image, then the modules after it. Kernels linked anywhere outside the
+// firmware's areas load (even below 1 MiB).
 class InfoArea {
  public:
-  explicit InfoArea(GuestMemory& memory) : memory_(memory) {}
+  InfoArea(GuestMemory& memory, uint64_t base) : memory_(memory), base_(base), next_(base + sizeof(Info)) {}
   uint32_t put(const void* data, size_t len) {
     uint64_t addr = (next_ + 7) & ~7ull;
-    if (addr + len > kInfoLimit) throw Error("multiboot information does not fit below 636 KiB");
+    check_fits(memory_, base_, addr + len - base_, "multiboot information");
     memory_.write(GuestPhys{addr}, {static_cast<const uint8_t*>(data), len});
     next_ = addr + len;
     return uint32_t(addr);
   }
   uint32_t put(const std::string& s) { return put(s.c_str(), s.size() + 1); }
+  uint64_t base() const { return base_; }
+  uint64_t end() const { return next_; }
 
  private:
   GuestMemory& memory_;
-  uint64_t next_ = kInfoBase + sizeof(Info);
+  uint64_t base_;
+  uint64_t next_;
 };
+
+// Where the information goes: after the kernel; a kernel in conventional
+// memory whose end leaves no room below the EBDA puts it at 1 MiB.
+uint64_t info_base(uint64_t kernel_end, size_t bytes) {
+  uint64_t base = page_align(kernel_end);
+  if (base < kHighRam && (base + bytes > kLowRamEnd)) base = kHighRam;
+  return base;
+}
 
 }  // namespace
 
@@ -184,12 +207,14 @@ BootState load_multiboot(GuestMemory& memory, std::span<const uint8_t> image,
   if (unsupported) throw Error(fmt::format("kernel requires unsupported multiboot features {:#x}", unsupported));
   if (memory.size() < 2ull << 20) throw Error("multiboot needs at least 2 MiB of guest RAM");
 
-  auto [entry, start, end] = (header->flags & kFlagAoutKludge) ? load_kludge(memory, image, *header)
+  const LoadedImage kernel = (header->flags & kFlagAoutKludge) ? load_kludge(memory, image, *header)
                                                                 : load_elf(memory, image);
-  if (start < kInfoLimit && end > kInfoBase)
-    throw Error("kernel overlaps the multiboot information area at 0x8000-0x9f000");
+  const uint64_t end = kernel.end;
 
-  InfoArea area(memory);
+  // Everything the area will hold, with alignment slack per item.
+  size_t info_bytes = sizeof(Info) + cmdline.size() + 64 + 6 * sizeof(MmapEntry) + 64;
+  for (const auto& m : modules) info_bytes += m.name.size() + 1 + sizeof(Module) + 16;
+  InfoArea area(memory, info_base(end, info_bytes));
   Info info{};
   info.flags = kInfoMem | kInfoCmdline | kInfoMmap | kInfoLoaderName | kInfoMods;
   info.mem_lower = uint32_t(kLowRamEnd >> 10);
@@ -197,34 +222,34 @@ BootState load_multiboot(GuestMemory& memory, std::span<const uint8_t> image,
   info.cmdline = area.put(cmdline);
   info.boot_loader_name = area.put(std::string("transvisor ") + TRANSVISOR_VERSION);
 
-  const MmapEntry map[] = {
-      {20, 0, kLowRamEnd, 1},
-      {20, kLowRamEnd, 0xA0000 - kLowRamEnd, 2},
-      {20, 0xF0000, 0x10000, 2},
-      {20, 1ull << 20, memory.size() - (1ull << 20), 1},
-  };
-  info.mmap_addr = area.put(map, sizeof map);
-  info.mmap_length = sizeof map;
+  std::vector<MmapEntry> map;
+  for (const MemoryRange& r : pc_memory_map(memory.size())) map.push_back({20, r.addr, r.len, uint32_t(r.type)});
+  info.mmap_addr = area.put(map.data(), map.size() * sizeof(MmapEntry));
+  info.mmap_length = uint32_t(map.size() * sizeof(MmapEntry));
 
-  // Modules go after the kernel, page-aligned (always, which satisfies flag bit 0).
+  // Modules go after the information, page-aligned (always, which
+  // satisfies flag bit 0), and above 1 MiB.
   std::vector<Module> mods;
-  uint64_t next = (std::max<uint64_t>(end, 1ull << 20) + kPageSize - 1) & kPageMask;
+  std::vector<uint32_t> mod_strings;
+  for (const auto& m : modules) mod_strings.push_back(area.put(m.name));
+  uint64_t next = page_align(std::max({end, area.end() + sizeof(Module) * modules.size() + 8, kHighRam}));
   for (const auto& m : modules) {
     check_fits(memory, next, m.data.size(), fmt::format("module '{}'", m.name).c_str());
     memory.write(GuestPhys{next}, m.data);
-    mods.push_back({uint32_t(next), uint32_t(next + m.data.size()), area.put(m.name), 0});
+    mods.push_back({uint32_t(next), uint32_t(next + m.data.size()), mod_strings[mods.size()], 0});
     next = (next + m.data.size() + kPageSize - 1) & kPageMask;
   }
   info.mods_count = uint32_t(mods.size());
   info.mods_addr = mods.empty() ? 0 : area.put(mods.data(), mods.size() * sizeof(Module));
-  memory.store(GuestPhys{kInfoBase}, info);
+  memory.store(GuestPhys{area.base()}, info);
 
-  log::get("loader")->debug("multiboot kernel entry {:#x}, image end {:#x}, {} modules", entry, end,
+  log::get("loader")->debug("multiboot kernel entry {:#x}, image end {:#x}, {} modules", kernel.entry, end,
                             mods.size());
   BootState state;
-  state.eip = entry;
+  state.eip = kernel.entry;
   state.eax = kBootMagic;
-  state.ebx = uint32_t(kInfoBase);
+  state.ebx = uint32_t(area.base());
+  write_boot_gdt(memory, kMultibootSelectors, state);
   return state;
 }
 

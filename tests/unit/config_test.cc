@@ -41,3 +41,27 @@ TEST(Validate, MemoryBounds) {
 
 }  // namespace
 }  // namespace tv
+
+namespace tv {
+namespace {
+
+TEST(ParseInitrd, QemuSyntax) {
+  auto one = parse_initrd("mod.bin");
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].path, "mod.bin");
+  EXPECT_EQ(one[0].cmdline, "mod.bin");
+
+  auto two = parse_initrd("a.bin arg1 arg2,b.bin x=1,,2");
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].path, "a.bin");
+  EXPECT_EQ(two[0].cmdline, "a.bin arg1 arg2");
+  EXPECT_EQ(two[1].path, "b.bin");
+  EXPECT_EQ(two[1].cmdline, "b.bin x=1,2");  // ",," is a literal comma
+
+  auto empty = parse_initrd("");
+  ASSERT_EQ(empty.size(), 1u);
+  EXPECT_EQ(empty[0].path, "");
+}
+
+}  // namespace
+}  // namespace tv

@@ -105,7 +105,7 @@ TEST(LinuxLoader, WritesE820Map) {
   struct {
     uint64_t addr, size;
     uint32_t type;
-  } want[] = {{0, 0x9FC00, 1}, {0x9FC00, 0x400, 2}, {0xF0000, 0x10000, 2}, {kMiB, 63 * kMiB, 1}};
+  } want[] = {{0, 0x9FC00, 1}, {0x9FC00, 0x400, 2}, {0xE0000, 0x20000, 2}, {kMiB, 63 * kMiB, 1}};
   for (size_t i = 0; i < 4; ++i) {
     SCOPED_TRACE(i);
     EXPECT_EQ(zp<uint64_t>(mem, 0x2D0 + 20 * i), want[i].addr);

@@ -95,6 +95,44 @@ TEST(Multiboot, LoadsElfAndTranslatesHigherHalfEntry) {
   EXPECT_EQ(mem.load<uint32_t>(GuestPhys{0x200000}), kMagic);
 }
 
+TEST(Multiboot, KernelBelowOneMebibyteLoadsWithInfoAfterIt) {
+  GuestMemory mem(16 << 20);
+  auto img = elf_image(0x10000, 0x2000);
+  BootState s = load_multiboot(mem, img, "low", {{"mod.bin arg=1", {9}}});
+  EXPECT_EQ(mem.load<uint32_t>(GuestPhys{0x10000}), kMagic);
+  EXPECT_GE(s.ebx, 0x12000u);  // the information follows the kernel
+  EXPECT_LT(s.ebx, 0x9FC00u);
+  GuestPhys info{s.ebx};
+  uint32_t mod = mem.load<uint32_t>(info + 24);
+  EXPECT_GE(mem.load<uint32_t>(GuestPhys{mod}), 1u << 20);  // modules above 1 MiB
+  char name[16] = {};
+  mem.read(GuestPhys{mem.load<uint32_t>(GuestPhys{mod + 8})}, {reinterpret_cast<uint8_t*>(name), 13});
+  EXPECT_STREQ(name, "mod.bin arg=1");  // the module string is the whole entry
+}
+
+TEST(Multiboot, LeavesAFlatGdtLoaded) {
+  GuestMemory mem(16 << 20);
+  BootState s = load_multiboot(mem, elf_image(0x200000, 0x2000), "", {});
+  EXPECT_EQ(s.code_selector, 0x08);
+  EXPECT_EQ(s.data_selector, 0x10);
+  EXPECT_EQ(s.gdt_limit, 23);
+  EXPECT_EQ(mem.load<uint64_t>(GuestPhys{s.gdt_base}), 0u);
+  EXPECT_EQ(mem.load<uint64_t>(GuestPhys{s.gdt_base + 8}), 0x00CF9B000000FFFFull);
+  EXPECT_EQ(mem.load<uint64_t>(GuestPhys{s.gdt_base + 16}), 0x00CF93000000FFFFull);
+}
+
+TEST(Multiboot, MemoryMapReservesTheFirmwareAreas) {
+  GuestMemory mem(16 << 20);
+  BootState s = load_multiboot(mem, elf_image(0x200000, 0x2000), "", {});
+  GuestPhys info{s.ebx};
+  uint32_t len = mem.load<uint32_t>(info + 44), addr = mem.load<uint32_t>(info + 48);
+  ASSERT_EQ(len, 4 * 24u);
+  // Entry 2: the BIOS area with the ACPI and MP tables, reserved.
+  EXPECT_EQ(mem.load<uint64_t>(GuestPhys{addr + 2 * 24 + 4}), 0xE0000u);
+  EXPECT_EQ(mem.load<uint64_t>(GuestPhys{addr + 2 * 24 + 12}), 0x20000u);
+  EXPECT_EQ(mem.load<uint32_t>(GuestPhys{addr + 2 * 24 + 20}), 2u);
+}
+
 void expect_error(const std::vector<uint8_t>& img, uint64_t mem_size, const std::string& part) {
   GuestMemory mem(mem_size);
   try {
@@ -120,6 +158,8 @@ TEST(Multiboot, RejectsMalformedImages) {
   auto not_elf = elf_image(0x200000, 0x2000);
   not_elf[0] = 0;
   expect_error(not_elf, 16 << 20, "not an ELF");
+  expect_error(elf_image(0xA0000, 0x1000), 16 << 20, "overlaps memory reserved");
+  expect_error(elf_image(0x0, 0x1000), 16 << 20, "overlaps memory reserved");
 }
 
 }  // namespace

@@ -27,8 +27,21 @@ class Uart16550Test : public ::testing::Test {
 
   IrqRecorder irq;
   std::vector<uint8_t> sent;
-  Uart16550 uart{irq, 4, [this](uint8_t b) { sent.push_back(b); }};
+  Uart16550 uart{irq, 4, [this](uint8_t b) { sent.push_back(b); }, Uart16550::IrqGate::kOut2};
 };
+
+// The PC's COM1 as QEMU models it: the interrupt is raised without OUT2.
+TEST(Uart16550Ungated, RaisesIrqWithoutOut2) {
+  IrqRecorder irq;
+  Uart16550 uart{irq, 4, [](uint8_t) {}};
+  uart.write(1, 1, 0x02);  // IER: THR empty
+  EXPECT_TRUE(irq.level());
+  uart.write(1, 1, 0x00);
+  EXPECT_FALSE(irq.level());
+  uart.write(4, 1, 0x10);  // loopback disconnects the output
+  uart.write(1, 1, 0x02);
+  EXPECT_FALSE(irq.level());
+}
 
 TEST_F(Uart16550Test, ResetState) {
   EXPECT_EQ(in(kIer), 0x00);

@@ -78,7 +78,7 @@ BtRuntime::~BtRuntime() {
 
 void BtRuntime::set_boot_state(const BootState& b) {
   CpuState& cpu = area_.cpu();
-  reset_flat_protected_mode(cpu);
+  reset_flat_protected_mode(cpu, b.code_selector, b.data_selector, {b.gdt_base, b.gdt_limit});
   cpu.eip = b.eip;
   cpu.gpr[kEax] = b.eax, cpu.gpr[kEbx] = b.ebx, cpu.gpr[kEcx] = b.ecx, cpu.gpr[kEdx] = b.edx;
   cpu.gpr[kEsi] = b.esi, cpu.gpr[kEdi] = b.edi, cpu.gpr[kEbp] = b.ebp, cpu.gpr[kEsp] = b.esp;

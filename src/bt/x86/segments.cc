@@ -57,18 +57,18 @@ bool segment_fits(const Segment& s, uint32_t offset, uint32_t size) {
   return offset > s.limit && last <= top;
 }
 
-void reset_flat_protected_mode(CpuState& cpu) {
-  // Multiboot spec 3.2 "Machine state": flat 4 GiB read/execute code and
-  // read/write data, PE on, paging off. The selectors are GRUB's; the
-  // descriptors behind them only exist once the OS loads its own GDT.
+void reset_flat_protected_mode(CpuState& cpu, uint16_t code_sel, uint16_t data_sel, TableReg gdtr) {
+  // Multiboot spec 3.2 "Machine state" / Linux boot.rst "32-bit boot
+  // protocol": flat 4 GiB read/execute code and read/write data, PE on,
+  // paging off, with the loader's GDT behind the selectors.
   constexpr uint16_t kFlags = kAttrG | kAttrDb;
-  const Segment code{0x08, uint16_t(kFlags | kAttrP | kAttrS | 0xB), 0, 0xFFFFFFFF};
-  const Segment data{0x10, uint16_t(kFlags | kAttrP | kAttrS | 0x3), 0, 0xFFFFFFFF};
+  const Segment code{code_sel, uint16_t(kFlags | kAttrP | kAttrS | 0xB), 0, 0xFFFFFFFF};
+  const Segment data{data_sel, uint16_t(kFlags | kAttrP | kAttrS | 0x3), 0, 0xFFFFFFFF};
   for (unsigned r = 0; r < kNumSegRegs; ++r) cpu.seg[r] = data;
   cpu.seg[kCs] = code;
   cpu.ldtr = null_segment(0);
   cpu.tr = null_segment(0);
-  cpu.gdtr = {};
+  cpu.gdtr = gdtr;
   cpu.idtr = {};
   cpu.cr0 = 0x11;  // PE | ET
   cpu.cpl = 0;
