@@ -68,4 +68,11 @@ void Bus::write(uint64_t addr, unsigned size, uint64_t value) {
   after_access();
 }
 
+bool Bus::remove(uint64_t base, const IoDevice& device) {
+  auto it = ranges_.find(base);
+  if (it == ranges_.end() || it->second.device.get() != &device) return false;
+  ranges_.erase(it);
+  return true;
+}
+
 }  // namespace tv::dev

@@ -39,6 +39,10 @@ class Bus {
   // Accesses routed to each device, by device name, for the profile.
   std::map<std::string, uint64_t> access_counts() const;
 
+  // Removes the range that starts at `base` if `device` owns it (a PCI BAR
+  // being moved or disabled). Returns false, changing nothing, otherwise.
+  bool remove(uint64_t base, const IoDevice& device);
+
  private:
   struct Range {
     uint64_t base;
