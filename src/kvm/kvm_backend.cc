@@ -26,7 +26,6 @@
 
 #include "arch/x86.h"
 #include "base/counters.h"
-#include "devices/pic8259.h"
 #include "vmm/cpuid.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -221,9 +220,10 @@ class KvmBackend final : public Backend {
 
   void inject_interrupt(kvm_run* run) {
     run->request_interrupt_window = 0;
-    if (!machine_.pic().interrupt_pending()) return;
+    dev::InterruptSource& source = machine_.platform().interrupt_source();
+    if (!source.interrupt_pending()) return;
     if (run->ready_for_interrupt_injection && run->if_flag) {
-      kvm_interrupt irq{machine_.pic().acknowledge()};
+      kvm_interrupt irq{source.acknowledge()};
       kvm_ioctl(vcpu_.fd(), KVM_INTERRUPT, "KVM_INTERRUPT", reinterpret_cast<unsigned long>(&irq));
     } else {
       run->request_interrupt_window = 1;

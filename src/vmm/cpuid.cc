@@ -15,9 +15,14 @@ constexpr uint32_t kMaxExtendedLeaf = 0x80000004;
 constexpr uint32_t kFpu = 1u << 0, kVme = 1u << 1, kDe = 1u << 2, kPse = 1u << 3,
                    kTsc = 1u << 4, kMsr = 1u << 5, kCx8 = 1u << 8, kSep = 1u << 11,
                    kPge = 1u << 13, kCmov = 1u << 15, kMmx = 1u << 23, kFxsr = 1u << 24,
-                   kSse = 1u << 25, kSse2 = 1u << 26;
+                   kApic = 1u << 9, kSse = 1u << 25, kSse2 = 1u << 26;
 constexpr uint32_t kFeatureEdx =
-    kFpu | kDe | kPse | kTsc | kMsr | kCx8 | kSep | kPge | kCmov | kMmx | kFxsr | kSse | kSse2;
+    kFpu | kDe | kPse | kTsc | kMsr | kCx8 | kApic | kSep | kPge | kCmov | kMmx | kFxsr | kSse | kSse2;
+// CPUID.1:ECX: the local APIC timer's TSC-deadline mode.
+constexpr uint32_t kTscDeadline = 1u << 24;
+constexpr uint32_t kFeatureEcx = kTscDeadline;
+// CPUID.6:EAX bit 2, ARAT: the APIC timer runs in every C-state.
+constexpr uint32_t kArat = 1u << 2;
 static_assert((kFeatureEdx & kVme) == 0, "virtual-8086 extensions are not emulated");
 
 // The host TSC frequency, which guests see as theirs (both backends let
@@ -54,12 +59,16 @@ CpuidRegs brand(int part) {
 
 }  // namespace
 
+uint32_t tsc_mhz() { return host_tsc_mhz(); }
+
 CpuidRegs guest_cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
   switch (leaf) {
     case 0:  // "GenuineIntel": Linux's Intel paths (CMOV, SEP quirks) are the tested ones
       return {kMaxBasicLeaf, chars("Genu"), chars("ntel"), chars("ineI")};
-    case 1:  // family 6, model 15, stepping 11 (a Core 2); CLFLUSH size 8 qwords
-      return {0x000006fb, 0x00000800, 0, kFeatureEdx};
+    case 1:  // family 6, model 15, stepping 11 (a Core 2); CLFLUSH size 8 qwords; APIC ID 0
+      return {0x000006fb, 0x00000800, kFeatureEcx, kFeatureEdx};
+    case 6:
+      return {kArat, 0, 0, 0};
     case 2:  // no cache descriptors: 0x01 in AL means "call once"
       return {0x00000001, 0, 0, 0};
     case 0x15: {  // TSC/crystal ratio: TSC Hz = ECX * EBX / EAX, with a 1 MHz "crystal"

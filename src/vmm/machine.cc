@@ -17,7 +17,6 @@
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
-#include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "devices/rtc.h"
 #include "devices/system_ports.h"
@@ -26,6 +25,8 @@
 #include "base/error.h"
 #include "vmm/linux_loader.h"
 #include "base/log.h"
+#include "firmware/acpi_tables.h"
+#include "firmware/mp_table.h"
 #include "vmm/bios_state.h"
 #include "vmm/multiboot.h"
 #include "vmm/terminal.h"
@@ -81,25 +82,24 @@ void Machine::add_devices() {
   };
   pio_.set_after_access(after_access, this);
   mmio_.set_after_access(after_access, this);
-  pic_ = std::make_shared<dev::PicPair>();
-  pio_.insert(0x20, 2, pic_->master_ports());
-  pio_.insert(0xA0, 2, pic_->slave_ports());
-  pio_.insert(0x4D0, 2, pic_->elcr_ports());
+  platform_ = std::make_unique<Platform>(pio_, mmio_, clock_, *this, memory_.size());
+  for (dev::TimedDevice* d : platform_->timed_devices()) timed_.push_back(d);
+  dev::IrqSink& isa = platform_->isa_irq();
 
-  uart_ = std::make_shared<dev::Uart16550>(*pic_, 4, [this](uint8_t b) { emit(b); });
+  uart_ = std::make_shared<dev::Uart16550>(isa, 4, [this](uint8_t b) { emit(b); });
   pio_.insert(0x3F8, 8, uart_);
 
-  pit_ = std::make_shared<dev::Pit8254>(clock_, *pic_);
+  pit_ = std::make_shared<dev::Pit8254>(clock_, isa);
   pio_.insert(0x40, 4, pit_);
   pio_.insert(0x61, 1, pit_->port61());
   timed_.push_back(pit_.get());
 
-  rtc_ = std::make_shared<dev::Rtc>(clock_, *pic_, memory_.size());
+  rtc_ = std::make_shared<dev::Rtc>(clock_, isa, memory_.size());
   pio_.insert(0x70, 2, rtc_);
   timed_.push_back(rtc_.get());
 
   // The port facades refer back to the controller: the machine keeps it.
-  i8042_ = std::make_shared<dev::I8042>(*this, *pic_);
+  i8042_ = std::make_shared<dev::I8042>(*this, isa);
   pio_.insert(0x60, 1, i8042_->data_port());
   pio_.insert(0x64, 1, i8042_->command_port());
   pio_.insert(0x92, 1, std::make_shared<dev::ResetPort92>(*this));
@@ -117,6 +117,9 @@ void Machine::load_kernel() {
     for (const InitrdSpec& spec : parse_initrd(value))
       modules.push_back({spec.cmdline, read_file(spec.path, "initrd")});
   write_bios_data_area(memory_);
+  const fw::Description tables = platform_->description();
+  fw::write_acpi_tables(memory_, tables);
+  fw::write_mp_table(memory_, tables);
   if (has_multiboot_header(image)) {
     boot_ = load_multiboot(memory_, image, config_.append, modules);
     return;
@@ -175,7 +178,7 @@ void Machine::wait_for_interrupt() {
   flush_output();
   for (;;) {
     service_devices();
-    if (stop_ || pic_->interrupt_pending()) return;
+    if (stop_ || platform_->interrupt_source().interrupt_pending()) return;
     std::unique_lock lock(input_mutex_);
     auto deadline = next_deadline();
     auto ready = [this] { return input_pending_; };

@@ -19,6 +19,7 @@
 #include "devices/clock.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
+#include "vmm/platform.h"
 #include "base/guest_memory.h"
 
 namespace tv {
@@ -26,7 +27,6 @@ namespace tv {
 class Terminal;
 
 namespace dev {
-class PicPair;
 class Uart16550;
 class Pit8254;
 class Rtc;
@@ -59,7 +59,7 @@ class Machine final : public dev::MachineControl {
   GuestMemory& memory() { return memory_; }
   dev::Bus& pio() { return pio_; }
   dev::Bus& mmio() { return mmio_; }
-  dev::PicPair& pic() { return *pic_; }
+  Platform& platform() { return *platform_; }
   const dev::Clock& clock() const { return clock_; }
   Backend& backend() { return *backend_; }
 
@@ -91,7 +91,7 @@ class Machine final : public dev::MachineControl {
   dev::HostClock clock_;
   dev::Bus pio_{dev::BusKind::kPio};
   dev::Bus mmio_{dev::BusKind::kMmio};
-  std::shared_ptr<dev::PicPair> pic_;
+  std::unique_ptr<Platform> platform_;
   std::shared_ptr<dev::Uart16550> uart_;
   std::shared_ptr<dev::Pit8254> pit_;
   std::shared_ptr<dev::Rtc> rtc_;

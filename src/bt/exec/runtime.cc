@@ -10,7 +10,6 @@
 #include "bt/emit/emit.h"
 #include "bt/exec/fault_handler.h"
 #include "bt/x86/segments.h"
-#include "devices/pic8259.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "vmm/machine.h"
@@ -101,7 +100,9 @@ void BtRuntime::sync_mode() {
   update_mode();
 }
 
-void BtRuntime::refresh_irq_pending() { area_.cpu().irq_pending = machine_.pic().interrupt_pending(); }
+void BtRuntime::refresh_irq_pending() {
+  area_.cpu().irq_pending = machine_.platform().interrupt_source().interrupt_pending();
+}
 
 // The mode and segment-check data depend on the segment registers, CR0,
 // CR4 and CPL only; a kernel entry and its return cycle through a few such
@@ -166,6 +167,12 @@ void BtRuntime::report_profile(std::string& out) const { bt::report_profile(out,
 void BtRuntime::report_profile_json(JsonWriter& out) const { bt::report_profile_json(out, profile_sources()); }
 
 dev::Bus& BtRuntime::pio() { return machine_.pio(); }
+
+std::optional<uint64_t> BtRuntime::platform_read_msr(uint32_t msr) { return machine_.platform().read_msr(msr); }
+
+bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) {
+  return machine_.platform().write_msr(msr, value);
+}
 
 bool BtRuntime::stop_requested() const { return machine_.stop_requested(); }
 
@@ -352,7 +359,7 @@ bool BtRuntime::deliver(const Event& event) {
 }
 
 void BtRuntime::deliver_interrupt() {
-  uint8_t vector = machine_.pic().acknowledge();
+  uint8_t vector = machine_.platform().interrupt_source().acknowledge();
   halted_ = false;
   deliver(Event{vector, EventKind::kExternal});
 }
@@ -407,6 +414,12 @@ VcpuExit BtRuntime::run() {
       return VcpuExit::kExitRequest;
     }
     if (stop_requested()) return VcpuExit::kExitRequest;
+    if (machine_.platform().take_nmi()) {  // NMIs are not masked by IF (SDM Vol. 3A 6.7.1)
+      halted_ = false;
+      deliver(Event{kNMI, EventKind::kExternal});
+      last_slot = nullptr;
+      continue;
+    }
     if (halted_) {
       if (!interrupt_deliverable()) return VcpuExit::kHalted;
       halted_ = false;

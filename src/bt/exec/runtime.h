@@ -73,6 +73,8 @@ class BtRuntime final : public Backend, public CalloutContext {
   bool deliver(const Event& event) override;
   void after_iret() override;
   void set_halted() override { halted_ = true; }
+  std::optional<uint64_t> platform_read_msr(uint32_t msr) override;
+  bool platform_write_msr(uint32_t msr, uint64_t value) override;
 
   // Translated code changed CPL/CS/SS itself (cpu.mode_stale): the mode
   // and GS base are derived again before C++ relies on them.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "bt/x86/exceptions.h"
 #include "bt/x86/linear_memory.h"
@@ -36,6 +37,10 @@ class CalloutContext {
   virtual void after_iret() = 0;
   // HLT: the vCPU sleeps until an interrupt.
   virtual void set_halted() = 0;
+  // MSRs the platform owns (the local APIC's IA32_APIC_BASE and
+  // IA32_TSC_DEADLINE): nullopt / false means #GP.
+  virtual std::optional<uint64_t> platform_read_msr(uint32_t msr) = 0;
+  virtual bool platform_write_msr(uint32_t msr, uint64_t value) = 0;
 };
 
 }  // namespace tv::bt

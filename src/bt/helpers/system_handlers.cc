@@ -110,7 +110,7 @@ CalloutResult handle_cpuid(CalloutContext&, CpuState& cpu, const CalloutSite&) {
 
 // MSRs of the CPUID profile (SDM Vol. 4); anything else is #GP(0), which
 // Linux's *_safe accessors expect for absent MSRs.
-CalloutResult handle_rdmsr(CalloutContext&, CpuState& cpu, const CalloutSite&) {
+CalloutResult handle_rdmsr(CalloutContext& ctx, CpuState& cpu, const CalloutSite&) {
   require_cpl0(cpu);
   uint64_t v;
   switch (cpu.gpr[kEcx]) {
@@ -125,14 +125,19 @@ CalloutResult handle_rdmsr(CalloutContext&, CpuState& cpu, const CalloutSite&) {
     case 0x174: v = cpu.sysenter_cs; break;
     case 0x175: v = cpu.sysenter_esp; break;
     case 0x176: v = cpu.sysenter_eip; break;
-    default: throw fault(kGP, 0);
+    default:
+      if (auto p = ctx.platform_read_msr(cpu.gpr[kEcx])) {
+        v = *p;
+        break;
+      }
+      throw fault(kGP, 0);
   }
   cpu.gpr[kEax] = uint32_t(v);
   cpu.gpr[kEdx] = uint32_t(v >> 32);
   return CalloutResult::kContinue;
 }
 
-CalloutResult handle_wrmsr(CalloutContext&, CpuState& cpu, const CalloutSite&) {
+CalloutResult handle_wrmsr(CalloutContext& ctx, CpuState& cpu, const CalloutSite&) {
   require_cpl0(cpu);
   uint32_t lo = cpu.gpr[kEax];
   switch (cpu.gpr[kEcx]) {
@@ -140,7 +145,8 @@ CalloutResult handle_wrmsr(CalloutContext&, CpuState& cpu, const CalloutSite&) {
     case 0x175: cpu.sysenter_esp = lo; break;
     case 0x176: cpu.sysenter_eip = lo; break;
     case 0x10: case 0x8B: case 0x179: case 0x1A0: break;  // TSC, microcode probes, MISC_ENABLE: ignored
-    default: throw fault(kGP, 0);
+    default:
+      if (!ctx.platform_write_msr(cpu.gpr[kEcx], uint64_t(cpu.gpr[kEdx]) << 32 | lo)) throw fault(kGP, 0);
   }
   return CalloutResult::kContinue;
 }
