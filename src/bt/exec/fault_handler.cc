@@ -160,6 +160,7 @@ bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const ucontext_t* uc,
       // SAFETY: device models run here, in the signal handler, but only
       // ever with translated code (never C++) interrupted.
       if (emulate_device_access(const_cast<ucontext_t*>(uc), rt.machine().mmio(), r.phys)) {
+        rt.note_device_access(pc);
         retry = true;
         ++rt.stats().faults[FaultKind::kDeviceMemory];
         return true;

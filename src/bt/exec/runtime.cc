@@ -168,6 +168,33 @@ void BtRuntime::report_profile_json(JsonWriter& out) const { bt::report_profile_
 
 dev::Bus& BtRuntime::pio() { return machine_.pio(); }
 
+dev::Bus& BtRuntime::mmio() { return machine_.mmio(); }
+
+void BtRuntime::note_device_access(const uint8_t* host_pc) {
+  unsigned head = device_ring_head_;
+  if (head - device_ring_tail_ < kDeviceRing) {
+    device_ring_[head % kDeviceRing] = host_pc;
+    device_ring_head_ = head + 1;
+  }
+  // Leave translated code soon: to retranslate, and because the device
+  // (an EOI, a TPR write) may have made an interrupt deliverable.
+  kick();
+}
+
+// An instruction that reached device memory is translated again as a
+// callout to the MMIO bus, so its next accesses take no host fault.
+void BtRuntime::retranslate_device_accesses() {
+  while (device_ring_tail_ != device_ring_head_) {
+    const uint8_t* pc = device_ring_[device_ring_tail_++ % kDeviceRing];
+    Block* b = cache_->block_at_host(pc);
+    if (!b || !b->valid || b->pages[0] == ~0ull) continue;
+    uint32_t eip = b->guest_eip_at(pc);
+    uint32_t offset = uint32_t((b->phys & 0xFFF) + (eip - b->eip));
+    if (offset >= 0x1000 || !device_eips_.insert(cs_base_ + eip).second) continue;
+    stats_.invalidations[InvalidationCause::kDeviceAccess] += cache_->invalidate_range(b->pages[0], offset, offset + 1);
+  }
+}
+
 std::optional<uint64_t> BtRuntime::platform_read_msr(uint32_t msr) { return machine_.platform().read_msr(msr); }
 
 bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) {
@@ -273,6 +300,7 @@ void BtRuntime::note_write(uint64_t frame) {
 
 Block* BtRuntime::translate(uint32_t eip, bool single) {
   TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), cs_base_, single, machine_.config().profile};
+  req.device_eips = &device_eips_;
   uint8_t* end = nullptr;
   if (single) {
     // One-instruction blocks run once: they reuse a scratch area instead
@@ -480,6 +508,10 @@ VcpuExit BtRuntime::run() {
       }
     }
     if (fatal_) throw Error(*fatal_);
+    if (device_ring_tail_ != device_ring_head_) {
+      retranslate_device_accesses();
+      last_slot = nullptr;  // its block may be gone
+    }
     switch (reason) {
       case ExitReason::kBranch:
         ++stats_.exits[cpu.exit_slot ? ExitKind::kBranch : ExitKind::kSync];

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,7 @@ class BtRuntime final : public Backend, public CalloutContext {
   // CalloutContext
   LinearMemory& memory() override { return memory_; }
   dev::Bus& pio() override;
+  dev::Bus& mmio() override;
   void mode_changed() override { mode_dirty_ = true; }
   bool same_mode_after_segment_load() override { return !mode_dirty_ && derive_mode() == mode_; }
   void paging_changed(bool cr3_written) override;
@@ -101,6 +103,10 @@ class BtRuntime final : public Backend, public CalloutContext {
   bool stop_requested() const;
   // Set when a callout wrote to a frame holding translated code.
   bool take_code_written() { return std::exchange(code_written_, false); }
+  // The fault handler emulated a device access of the translated code at
+  // `host_pc`. Async-signal-safe: remembered in a fixed ring; the dispatcher
+  // retranslates that instruction as a callout (adaptive translation).
+  void note_device_access(const uint8_t* host_pc);
   // For crash reports: the guest EIP of the block the dispatcher entered last.
   uint32_t last_entered_eip() const { return last_entered_eip_; }
 
@@ -115,6 +121,7 @@ class BtRuntime final : public Backend, public CalloutContext {
   uint32_t derive_mode();
   ProfileSources profile_sources() const;
   void remember_for_indirect(const Block* block);
+  void retranslate_device_accesses();
 
   Machine& machine_;
   std::shared_ptr<spdlog::logger> log_;  // resolved once: log::get() takes a lock
@@ -147,6 +154,13 @@ class BtRuntime final : public Backend, public CalloutContext {
   std::optional<std::string> fatal_;
   bool code_written_ = false;
   uint32_t last_entered_eip_ = 0;
+  // Host PCs of device accesses the fault handler emulated, not yet
+  // retranslated (a ring filled in signal context, drained by run()).
+  static constexpr unsigned kDeviceRing = 16;
+  const uint8_t* device_ring_[kDeviceRing] = {};
+  volatile unsigned device_ring_head_ = 0;
+  unsigned device_ring_tail_ = 0;
+  std::unordered_set<uint32_t> device_eips_;  // linear EIPs translated as device callouts
   // A write to a code frame that hit no translated code runs as a
   // one-instruction block with its page writable; closed again after.
   struct {

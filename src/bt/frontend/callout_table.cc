@@ -43,6 +43,7 @@ constexpr CalloutInfo kClts{handle_clts, CalloutKind::kClts, true};
 constexpr CalloutInfo kSysenter{handle_sysenter, CalloutKind::kSysenter, true};
 constexpr CalloutInfo kLoop16{handle_loop16, CalloutKind::kLoop16, true};
 constexpr CalloutInfo kLea16{handle_lea16, CalloutKind::kLea16, false};
+constexpr CalloutInfo kDeviceMove{handle_device_move, CalloutKind::kDeviceMove, false};
 
 // The ISA extensions of the CPUID profile (vmm/cpuid.cc): a P6 with MMX,
 // SSE and SSE2. Anything newer is #UD, as on such a CPU.
@@ -77,6 +78,7 @@ const CalloutInfo& raise_nm_callout() { return kNm; }
 const CalloutInfo& raise_gp_callout() { return kGp; }
 const CalloutInfo& raise_ss_callout() { return kSsFault; }
 const CalloutInfo& cli_sti_callout() { return kCliSti; }
+const CalloutInfo& device_move_callout() { return kDeviceMove; }
 
 const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn) {
   switch (insn.mnemonic) {

@@ -20,6 +20,8 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const Zydis
 const CalloutInfo& raise_ud_callout();
 // Raises #NM at the instruction (x87/SSE with CR0.TS or CR0.EM set).
 const CalloutInfo& raise_nm_callout();
+// A MOV that touched device memory before (bt/helpers/device_handlers.cc).
+const CalloutInfo& device_move_callout();
 // CLI/STI at CPL > 0 (IOPL check).
 const CalloutInfo& cli_sti_callout();
 // Raises #GP(0) at the instruction (longer than 15 bytes).

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "bt/frontend/block_builder.h"
+#include "bt/helpers/handlers.h"
 
 namespace tv::bt {
 
@@ -27,6 +28,11 @@ Flow BlockBuilder::translate(const Insn& i) {
     callout(i, vector == kNM ? raise_nm_callout() : raise_ud_callout());
     e_.sync_exit(i.eip);
     return Flow::kEnd;
+  }
+  if (req_.device_eips && (req_.mode & Mode::kFlat) && !(req_.mode & Mode::kSegChecks) &&
+      req_.device_eips->count(req_.cs_base + i.eip) && is_device_move(i.d, i.ops)) {
+    callout(i, device_move_callout());
+    return Flow::kContinue;
   }
   if (translate_string(i)) return Flow::kContinue;
   if (i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR32 || i.d.mnemonic == ZYDIS_MNEMONIC_ENDBR64)

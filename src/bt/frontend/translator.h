@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_set>
 #include <utility>
 
 #include "bt/cache/code_cache.h"
@@ -42,6 +43,9 @@ struct TranslateRequest {
   uint32_t cs_base = 0;  // code is fetched at cs_base + eip
   bool single_instruction = false;  // one-instruction block (code-page write, MOV SS shadow)
   bool profile = false;             // count executions in the block prologue
+  // Linear addresses of instructions that touched device memory: plain
+  // MOVs among them become callouts to the MMIO bus (flat modes only).
+  const std::unordered_set<uint32_t>* device_eips = nullptr;
   std::pair<uint8_t*, uint8_t*> code{nullptr, nullptr};  // where to emit; default: the cache cursor
 };
 

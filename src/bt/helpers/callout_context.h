@@ -18,8 +18,10 @@ class CalloutContext {
   virtual ~CalloutContext() = default;
 
   virtual LinearMemory& memory() = 0;
-  // The port bus; accesses re-arm timers through the bus's after-access hook.
+  // The port and MMIO buses; accesses re-arm timers through the bus's
+  // after-access hook.
   virtual dev::Bus& pio() = 0;
+  virtual dev::Bus& mmio() = 0;
 
   // State that the translation mode depends on (segments, CR0, ...)
   // changed: re-derive the mode before the next block.

@@ -43,6 +43,11 @@ TV_HANDLER(handle_sysenter);
 TV_HANDLER(handle_cli_sti);
 TV_HANDLER(handle_loop16);
 TV_HANDLER(handle_lea16);
+TV_HANDLER(handle_device_move);
 #undef TV_HANDLER
+
+// True for the MOV forms handle_device_move emulates (register or
+// immediate to memory, memory to register; 8, 16 or 32 bits).
+bool is_device_move(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops);
 
 }  // namespace tv::bt

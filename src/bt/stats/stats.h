@@ -33,6 +33,7 @@ namespace tv::bt {
   X(kHidden, "hidden")                  \
   X(kPf, "#PF")                         \
   X(kCodePageWrite, "code page write")  \
+  X(kDeviceAccess, "device access retranslated")  \
   X(kOpenBus, "open bus")               \
   X(kDeviceMemory, "device memory")     \
   X(kUnmapped, "unmapped")
@@ -41,7 +42,8 @@ namespace tv::bt {
 #define TV_BT_INVALIDATIONS(X)          \
   X(kCacheFull, "cache full")           \
   X(kHelperWrite, "helper write")       \
-  X(kCodePageWrite, "code page write")
+  X(kCodePageWrite, "code page write")  \
+  X(kDeviceAccess, "device access retranslated")
 
 // Guest instructions handed to C++ (the callout table, frontend/callout_table.cc).
 #define TV_BT_CALLOUTS(X)                                  \
@@ -79,7 +81,8 @@ namespace tv::bt {
   X(kClts, "clts/lmsw/smsw")                               \
   X(kSysenter, "sysenter/sysexit")                         \
   X(kLoop16, "loop/jcxz (16-bit CX)")                      \
-  X(kLea16, "lea (16-bit address)")
+  X(kLea16, "lea (16-bit address)")                        \
+  X(kDeviceMove, "mov (device memory)")
 
 TV_COUNTER_LIST(ExitKind, TV_BT_EXITS)
 TV_COUNTER_LIST(FaultKind, TV_BT_FAULTS)
