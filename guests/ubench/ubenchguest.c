@@ -12,6 +12,9 @@
  *                     dirty PTEs) and writes each right after: no guest
  *                     fault, but a shadow MMU maps each on its first use
  *                     (the window is cleared with a CR3 reload when used up)
+ *   apic_eoi          ring 0 writes the local APIC's EOI register N times
+ *                     (nothing in service: the write changes nothing; a
+ *                     VMM pays its device-memory path each time)
  *   none              set up and exit: bench/run_ubench's baseline
  *   all               each of the above in turn (a smoke test)
  * Each prints "ubench NAME iterations N cycles C" (TSC delta of the timed
@@ -33,6 +36,8 @@
 #define PF_WINDOW_PAGES 1024
 #define PRIVATE_BASE 0x40000000u
 #define TOUCH_PAGES 4
+#define APIC_REGION 0xFEC00000u /* 4 MiB-aligned: I/O APIC, HPET, local APIC */
+#define LAPIC_BASE 0xFEE00000u
 
 extern char user_text_start[], user_text_end[], sysenter_entry[];
 extern char user_int80_loop[], user_sysenter_loop[], user_pf_loop[], user_switch_loop[];
@@ -156,6 +161,8 @@ static void setup(const struct multiboot_info *info) {
   map_kernel(kernel_pd, end, PTE_P | PTE_RW | PTE_G);
   map_update(kernel_pd, (uint32_t)user_text_start, (uint32_t)user_text_end, PTE_US, 0);
   map_page(kernel_pd, USER_STACK_TOP - PAGE_SIZE, page_alloc(), PTE_P | PTE_RW | PTE_US);
+  /* The 4 MiB holding the I/O APIC, the HPET and the local APIC, uncached. */
+  map_large(kernel_pd, APIC_REGION, APIC_REGION, PTE_P | PTE_RW | PTE_PCD);
   pf_table = pt_for(kernel_pd, PF_WINDOW);
   for (unsigned i = 0; i < PF_WINDOW_PAGES; i++) pf_frames[i] = page_alloc();
   make_side(0);
@@ -241,6 +248,16 @@ static void bench_hiddenfault(uint32_t iters) {
   report("hiddenfault", iters, t1 - t0);
 }
 
+static void bench_apic_eoi(uint32_t iters) {
+  volatile uint32_t *eoi = (volatile uint32_t *)(LAPIC_BASE + 0xB0);
+  uint64_t t0 = rdtsc();
+  for (uint32_t n = 0; n < iters; n++) *eoi = 0;
+  uint64_t t1 = rdtsc();
+  uint32_t version = *(volatile uint32_t *)(LAPIC_BASE + 0x30);
+  check_eq(version & 0xFF, 0x14, "apic_eoi: local APIC version");
+  report("apic_eoi", iters, t1 - t0);
+}
+
 static const struct {
   const char *name;
   void (*run)(uint32_t iters);
@@ -250,6 +267,7 @@ static const struct {
     {"pagefault", bench_pagefault},
     {"ctxswitch", bench_ctxswitch},
     {"hiddenfault", bench_hiddenfault},
+    {"apic_eoi", bench_apic_eoi},
 };
 #define NBENCHES (sizeof benches / sizeof benches[0])
 
