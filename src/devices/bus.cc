@@ -53,7 +53,7 @@ uint64_t Bus::read(uint64_t addr, unsigned size) {
   }
   ++range->accesses;
   uint64_t value = range->device->read(addr - range->base, size);
-  after_access();
+  after_access(*range->device);
   return value;
 }
 
@@ -65,7 +65,7 @@ void Bus::write(uint64_t addr, unsigned size, uint64_t value) {
   }
   ++range->accesses;
   range->device->write(addr - range->base, size, value);
-  after_access();
+  after_access(*range->device);
 }
 
 bool Bus::remove(uint64_t base, const IoDevice& device) {

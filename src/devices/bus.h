@@ -30,7 +30,7 @@ class Bus {
   // CPU backend, a DMA engine): the machine re-arms its host timer there,
   // since the device may have changed its next deadline. A plain function
   // pointer: no allocation, callable from the fault handler's MMIO path.
-  using AfterAccess = void (*)(void* context);
+  using AfterAccess = void (*)(void* context, const IoDevice& device);
   void set_after_access(AfterAccess fn, void* context) { after_ = fn, after_context_ = context; }
 
   // True if some device claims `addr`.
@@ -53,8 +53,8 @@ class Bus {
   const Range* find(uint64_t addr) const;
   void log_unknown(uint64_t addr, bool is_write);
 
-  void after_access() const {
-    if (after_) after_(after_context_);
+  void after_access(const IoDevice& device) const {
+    if (after_) after_(after_context_, device);
   }
 
   BusKind kind_;

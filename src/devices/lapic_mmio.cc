@@ -26,6 +26,12 @@ constexpr uint32_t kLvtWritable[] = {
 
 bool in_bank(unsigned offset, unsigned base) { return offset >= base && offset < base + 0x80; }
 
+// The registers whose writes change the timer: its LVT entry, counts and
+// divider (SVR too: a software disable masks the LVT).
+bool touches_timer(unsigned offset) {
+  return offset == kRegLvtTimer || offset == kRegInitialCount || offset == kRegDivide || offset == kRegSvr;
+}
+
 }  // namespace
 
 uint64_t LocalApic::read(uint64_t offset, unsigned size) {
@@ -39,7 +45,7 @@ uint64_t LocalApic::read(uint64_t offset, unsigned size) {
     }
     return 0;
   }
-  return read_register(unsigned(offset), clock_.now_ns());
+  return read_register(unsigned(offset), offset == kRegCurrentCount ? clock_.now_ns() : 0);
 }
 
 void LocalApic::write(uint64_t offset, unsigned size, uint64_t value) {
@@ -52,8 +58,14 @@ void LocalApic::write(uint64_t offset, unsigned size, uint64_t value) {
     }
     return;
   }
-  uint64_t now = clock_.now_ns();
-  advance(now);  // a timer expiry that is due happens under the old settings
+  // Only the timer's registers need the time (and a timer expiry that is
+  // due happens under the old settings); EOI and TPR, written on every
+  // interrupt, do not read the clock.
+  uint64_t now = 0;
+  if (touches_timer(unsigned(offset))) {
+    now = clock_.now_ns();
+    advance(now);
+  }
   write_register(unsigned(offset), uint32_t(value), now);
 }
 

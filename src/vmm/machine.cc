@@ -76,14 +76,13 @@ Machine::~Machine() {
 }
 
 void Machine::add_devices() {
-  auto after_access = [](void* machine) {
-    auto* m = static_cast<Machine*>(machine);
-    m->arm_timer(m->next_deadline());
+  auto after_access = [](void* machine, const dev::IoDevice& device) {
+    static_cast<Machine*>(machine)->device_accessed(device);
   };
   pio_.set_after_access(after_access, this);
   mmio_.set_after_access(after_access, this);
   platform_ = std::make_unique<Platform>(pio_, mmio_, clock_, *this, memory_.size());
-  for (dev::TimedDevice* d : platform_->timed_devices()) timed_.push_back(d);
+  for (auto [io, timed] : platform_->timed_devices()) add_timed(io, timed);
   dev::IrqSink& isa = platform_->isa_irq();
 
   uart_ = std::make_shared<dev::Uart16550>(isa, 4, [this](uint8_t b) { emit(b); });
@@ -92,11 +91,11 @@ void Machine::add_devices() {
   pit_ = std::make_shared<dev::Pit8254>(clock_, isa);
   pio_.insert(0x40, 4, pit_);
   pio_.insert(0x61, 1, pit_->port61());
-  timed_.push_back(pit_.get());
+  add_timed(pit_.get(), pit_.get());
 
   rtc_ = std::make_shared<dev::Rtc>(clock_, isa, memory_.size());
   pio_.insert(0x70, 2, rtc_);
-  timed_.push_back(rtc_.get());
+  add_timed(rtc_.get(), rtc_.get());
 
   // The port facades refer back to the controller: the machine keeps it.
   i8042_ = std::make_shared<dev::I8042>(*this, isa);
@@ -147,10 +146,40 @@ void Machine::request_exit(int status) {
   backend_->kick();
 }
 
-std::optional<uint64_t> Machine::next_deadline() const {
+void Machine::add_timed(const dev::IoDevice* io, dev::TimedDevice* timed) {
+  timed_.push_back(timed);
+  timed_io_.push_back(io);
+  deadlines_.push_back(std::nullopt);
+}
+
+// Only the device just accessed can have moved its deadline (the others'
+// are cached since the last full look), so one device is asked.
+void Machine::device_accessed(const dev::IoDevice& device) {
+  for (size_t i = 0; i < timed_io_.size(); ++i) {
+    if (timed_io_[i] != &device) continue;
+    deadlines_[i] = timed_[i]->next_deadline_ns();
+    std::optional<uint64_t> best;
+    for (const auto& t : deadlines_)
+      if (t && (!best || *t < *best)) best = t;
+    arm_timer(best);
+    return;
+  }
+}
+
+std::optional<uint64_t> Machine::read_msr(uint32_t msr) const { return platform_->read_msr(msr); }
+
+bool Machine::write_msr(uint32_t msr, uint64_t value) {
+  if (!platform_->write_msr(msr, value)) return false;
+  arm_timer(next_deadline());  // IA32_TSC_DEADLINE moves the local APIC's
+  return true;
+}
+
+std::optional<uint64_t> Machine::next_deadline() {
   std::optional<uint64_t> best;
-  for (auto* d : timed_)
-    if (auto t = d->next_deadline_ns(); t && (!best || *t < *best)) best = t;
+  for (size_t i = 0; i < timed_.size(); ++i) {
+    deadlines_[i] = timed_[i]->next_deadline_ns();
+    if (deadlines_[i] && (!best || *deadlines_[i] < *best)) best = deadlines_[i];
+  }
   return best;
 }
 

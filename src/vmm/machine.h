@@ -60,6 +60,9 @@ class Machine final : public dev::MachineControl {
   dev::Bus& pio() { return pio_; }
   dev::Bus& mmio() { return mmio_; }
   Platform& platform() { return *platform_; }
+  // The platform's MSRs (the local APIC's); a write re-arms the host timer.
+  std::optional<uint64_t> read_msr(uint32_t msr) const;
+  bool write_msr(uint32_t msr, uint64_t value);
   const dev::Clock& clock() const { return clock_; }
   Backend& backend() { return *backend_; }
 
@@ -77,7 +80,9 @@ class Machine final : public dev::MachineControl {
   void add_devices();
   void load_kernel();
   void service_devices();
-  std::optional<uint64_t> next_deadline() const;
+  std::optional<uint64_t> next_deadline();
+  void add_timed(const dev::IoDevice* io, dev::TimedDevice* timed);
+  void device_accessed(const dev::IoDevice& device);
   void arm_timer(std::optional<uint64_t> deadline_ns);
   void wait_for_interrupt();
   void start_input_thread();
@@ -97,6 +102,8 @@ class Machine final : public dev::MachineControl {
   std::shared_ptr<dev::Rtc> rtc_;
   std::shared_ptr<dev::I8042> i8042_;
   std::vector<dev::TimedDevice*> timed_;
+  std::vector<const dev::IoDevice*> timed_io_;           // the bus device of each
+  std::vector<std::optional<uint64_t>> deadlines_;       // each one's, at the last look
   std::unique_ptr<Backend> backend_;
   BootState boot_;
   std::optional<MachineExit> stop_;

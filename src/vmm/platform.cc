@@ -101,7 +101,9 @@ dev::IrqSink& Platform::isa_irq() { return *isa_; }
 
 bool Platform::take_nmi() { return lapic_->take_nmi(); }
 
-std::vector<dev::TimedDevice*> Platform::timed_devices() const { return {lapic_.get(), hpet_.get(), pm_.get()}; }
+std::vector<std::pair<const dev::IoDevice*, dev::TimedDevice*>> Platform::timed_devices() const {
+  return {{lapic_.get(), lapic_.get()}, {hpet_.get(), hpet_.get()}, {pm_.get(), pm_.get()}};
+}
 
 // The APIC page follows IA32_APIC_BASE: moved with it, and gone while the
 // APIC is globally disabled (SDM Vol. 3A 11.4.4).

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "devices/bus.h"
@@ -47,8 +48,8 @@ class Platform {
   dev::PicPair& pic() { return *pic_; }
   dev::LocalApic& lapic() { return *lapic_; }
   dev::PciBus& pci() { return *pci_; }
-  // The timed devices for the run loop.
-  std::vector<dev::TimedDevice*> timed_devices() const;
+  // The timed devices for the run loop, with the bus device that programs each.
+  std::vector<std::pair<const dev::IoDevice*, dev::TimedDevice*>> timed_devices() const;
 
   // The platform's MSRs (IA32_APIC_BASE, IA32_TSC_DEADLINE); nullopt / false
   // for an MSR the platform does not have or a value it refuses (#GP).

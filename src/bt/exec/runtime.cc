@@ -195,11 +195,9 @@ void BtRuntime::retranslate_device_accesses() {
   }
 }
 
-std::optional<uint64_t> BtRuntime::platform_read_msr(uint32_t msr) { return machine_.platform().read_msr(msr); }
+std::optional<uint64_t> BtRuntime::platform_read_msr(uint32_t msr) { return machine_.read_msr(msr); }
 
-bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) {
-  return machine_.platform().write_msr(msr, value);
-}
+bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) { return machine_.write_msr(msr, value); }
 
 bool BtRuntime::stop_requested() const { return machine_.stop_requested(); }
 
