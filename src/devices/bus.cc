@@ -33,10 +33,47 @@ const Bus::Range* Bus::find(uint64_t addr) const {
   return &it->second;
 }
 
+Bus::Novelty Bus::remember_unknown(uint64_t addr) {
+  static_assert(kLoggedUnknown < kUnknownSlots, "the set must keep a free slot");
+  // Fibonacci hashing: the top 10 bits of the product pick the slot.
+  size_t i = size_t((addr * 0x9E3779B97F4A7C15ull) >> 54);
+  for (; unknown_used_[i]; i = (i + 1) % kUnknownSlots)
+    if (unknown_[i] == addr) return Novelty::kSeen;
+  if (unknown_count_ == kLoggedUnknown) {
+    if (unknown_full_) return Novelty::kSeen;
+    unknown_full_ = true;
+    return Novelty::kTableFull;
+  }
+  unknown_used_.set(i);
+  unknown_[i] = addr;
+  ++unknown_count_;
+  return Novelty::kNew;
+}
+
 void Bus::log_unknown(uint64_t addr, bool is_write) {
-  if (!logged_unknown_.insert(addr).second) return;
-  log::get("bus")->info("guest {} unclaimed {} {:#x} (logged once)", is_write ? "wrote" : "read",
-                        kind_ == BusKind::kPio ? "port" : "MMIO address", addr);
+  const Note note{addr, is_write, remember_unknown(addr)};
+  if (note.novelty == Novelty::kSeen) return;
+  if (!defer_logs_) return log_note(note);
+  if (deferred_count_ < kDeferred) deferred_[deferred_count_++] = note;
+  else ++deferred_dropped_;
+}
+
+void Bus::log_note(const Note& note) const {
+  const bool pio = kind_ == BusKind::kPio;
+  if (note.novelty == Novelty::kTableFull) {
+    log::get("bus")->info("guest accessed more than {} unclaimed {}; not logging further ones",
+                          kLoggedUnknown, pio ? "ports" : "MMIO addresses");
+    return;
+  }
+  log::get("bus")->info("guest {} unclaimed {} {:#x} (logged once)", note.is_write ? "wrote" : "read",
+                        pio ? "port" : "MMIO address", note.addr);
+}
+
+void Bus::log_deferred() {
+  for (unsigned i = 0; i < deferred_count_; ++i) log_note(deferred_[i]);
+  if (deferred_dropped_)
+    log::get("bus")->info("guest accessed {} more unclaimed addresses, not logged", deferred_dropped_);
+  deferred_count_ = deferred_dropped_ = 0;
 }
 
 std::map<std::string, uint64_t> Bus::access_counts() const {

@@ -3,10 +3,11 @@
 // given as an offset into its range.
 #pragma once
 
+#include <array>
+#include <bitset>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "devices/device.h"
@@ -22,9 +23,23 @@ class Bus {
   // Throws tv::Error for an empty, overflowing or overlapping range.
   void insert(uint64_t base, uint64_t length, std::shared_ptr<IoDevice> device);
 
-  // Unknown addresses read as all-ones and drop writes, logged once each.
+  // Unknown addresses read as all-ones and drop writes, logged once each
+  // (the first kLoggedUnknown of them; one more line says when that is
+  // reached).
   uint64_t read(uint64_t addr, unsigned size);
   void write(uint64_t addr, unsigned size, uint64_t value);
+
+  // The bt fault handler makes MMIO accesses in signal context, where
+  // nothing may allocate or lock, spdlog included: between defer_logs(true)
+  // and defer_logs(false) an unclaimed access is only noted (up to
+  // kDeferred notes, then counted), and flush_deferred_logs(), called
+  // later from ordinary context, logs the notes.
+  void defer_logs(bool on) { defer_logs_ = on; }
+  void flush_deferred_logs() {
+    if (deferred_count_) log_deferred();
+  }
+  static constexpr unsigned kLoggedUnknown = 768;
+  static constexpr unsigned kDeferred = 16;
 
   // Called after every access that reached a device, whoever made it (a
   // CPU backend, a DMA engine): the machine re-arms its host timer there,
@@ -51,7 +66,19 @@ class Bus {
     mutable uint64_t accesses = 0;
   };
   const Range* find(uint64_t addr) const;
+  // One line per unclaimed address; kTableFull: the line saying the
+  // following ones are not logged.
+  enum class Novelty { kSeen, kNew, kTableFull };
+  struct Note {
+    uint64_t addr;
+    bool is_write;
+    Novelty novelty;
+  };
+  // Allocation-free: runs in signal context too.
   void log_unknown(uint64_t addr, bool is_write);
+  Novelty remember_unknown(uint64_t addr);
+  void log_note(const Note& note) const;
+  void log_deferred();
 
   void after_access(const IoDevice& device) const {
     if (after_) after_(after_context_, device);
@@ -61,7 +88,17 @@ class Bus {
   AfterAccess after_ = nullptr;
   void* after_context_ = nullptr;
   std::map<uint64_t, Range> ranges_;  // keyed by base
-  std::set<uint64_t> logged_unknown_;
+  // Unclaimed addresses seen so far: a fixed open-addressing set, at most
+  // three quarters full so that a probe always ends.
+  static constexpr unsigned kUnknownSlots = 1024;
+  std::array<uint64_t, kUnknownSlots> unknown_{};
+  std::bitset<kUnknownSlots> unknown_used_;
+  unsigned unknown_count_ = 0;
+  bool unknown_full_ = false;
+  bool defer_logs_ = false;
+  std::array<Note, kDeferred> deferred_{};
+  unsigned deferred_count_ = 0;
+  unsigned deferred_dropped_ = 0;
 };
 
 }  // namespace tv::dev

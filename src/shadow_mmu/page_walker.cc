@@ -12,8 +12,8 @@ namespace tv::mmu {
 namespace {
 
 // Paging-structure entry bits (SDM Vol. 3A 4.3, Tables 4-4 to 4-6).
-constexpr uint32_t kP = x86::kPteP, kRw = x86::kPteRw, kUs = x86::kPteUs, kA = x86::kPteA, kD = x86::kPteD,
-                   kPs = x86::kPtePs, kG = x86::kPteG;
+constexpr uint32_t kP = x86::kPteP, kRw = x86::kPteRw, kUs = x86::kPteUs, kA = x86::kPteA,
+                   kD = x86::kPteD, kPs = x86::kPtePs, kG = x86::kPteG;
 constexpr uint32_t kFrame4K = x86::kPteFrame4K, kFrame4M = x86::kPteFrame4M;
 // Bits 21:13 of a 4 MiB PDE. SDM Table 4-4: bits 21:(M-19) are reserved and
 // bits (M-20):13 hold physical-address bits (M-1):32 under PSE-36. We do not
@@ -28,7 +28,7 @@ using x86::kPage4M;
 // One paging-structure entry: where it lives and what it held when read.
 struct Entry {
   uint8_t* host;  // nullptr when the entry lies outside guest RAM
-  uint64_t addr;
+  GuestPhys addr;
   uint32_t value;
 };
 
@@ -37,8 +37,8 @@ struct Entry {
 // bits set. Deliberate simplification: such an entry reads as 0, i.e. not
 // present, so the guest gets a plain #PF (P=0) and we never store A/D to
 // MMIO. No real guest keeps page tables outside RAM.
-Entry read_entry(GuestMemory& ram, uint64_t addr) {
-  Entry e{ram.host(GuestPhys{addr}, sizeof(uint32_t)), addr, 0};
+Entry read_entry(GuestMemory& ram, GuestPhys addr) {
+  Entry e{ram.host(addr, sizeof(uint32_t)), addr, 0};
   if (e.host) std::memcpy(&e.value, e.host, sizeof e.value);
   return e;
 }
@@ -79,9 +79,10 @@ bool permitted(uint32_t rights, AccessType access, bool user, bool wp) {
 
 // Fills in a translation for a present final entry; `rights` is the AND of
 // R/W and U/S over the levels walked.
-Translation translate(const Entry& final, uint32_t rights, uint64_t phys, uint32_t size, bool user,
+Translation translate(const Entry& final, uint32_t rights, GuestPhys phys, uint32_t size, bool user,
                       bool wp) {
   Translation t{};
+  t.ok = true;
   t.phys = phys;
   t.page_size = size;
   t.writable = effective_writable(rights, user, wp);
@@ -93,25 +94,25 @@ Translation translate(const Entry& final, uint32_t rights, uint64_t phys, uint32
 }
 
 // A 4 MiB page: the PDE is the final entry (SDM 4.3, Table 4-4).
-Translation walk_4m(Entry& pde, const PagingMode& mode, uint32_t linear, AccessType access,
+Translation walk_4m(Entry& pde, const PagingMode& mode, GuestLinear linear, AccessType access,
                     bool user, bool set_ad) {
   const uint32_t ec = access_bits(access, user);
   if (pde.value & kPde4MReserved) return fault(pde, ec | kPfPresent | kPfReserved);
   const uint32_t rights = pde.value & (kRw | kUs);
   if (!permitted(rights, access, user, mode.wp)) return fault(pde, ec | kPfPresent);
   if (set_ad) mark(pde, access == AccessType::kWrite ? kA | kD : kA);
-  uint64_t phys = (pde.value & kFrame4M) | (linear & (kPage4M - 1));
+  GuestPhys phys{(pde.value & kFrame4M) | (linear.value & (kPage4M - 1))};
   Translation t = translate(pde, rights, phys, kPage4M, user, mode.wp);
-  t.ok = true;
+  t.pde = pde.value;
   return t;
 }
 
 // A 4 KiB page through a page table (SDM 4.3, Tables 4-5 and 4-6). The
 // PDE's D and G bits are ignored at this level; only the PTE's count.
-Translation walk_4k(GuestMemory& ram, Entry& pde, const PagingMode& mode, uint32_t linear,
+Translation walk_4k(GuestMemory& ram, Entry& pde, const PagingMode& mode, GuestLinear linear,
                     AccessType access, bool user, bool set_ad) {
   const uint32_t ec = access_bits(access, user);
-  Entry pte = read_entry(ram, (pde.value & kFrame4K) | ((linear >> 10) & 0xFFC));
+  Entry pte = read_entry(ram, pte_address(pde.value, linear));
   if (!(pte.value & kP)) return fault(pte, ec);
   const uint32_t rights = pde.value & pte.value & (kRw | kUs);
   if (!permitted(rights, access, user, mode.wp)) return fault(pte, ec | kPfPresent);
@@ -119,9 +120,10 @@ Translation walk_4k(GuestMemory& ram, Entry& pde, const PagingMode& mode, uint32
     mark(pde, kA);
     mark(pte, access == AccessType::kWrite ? kA | kD : kA);
   }
-  uint64_t phys = (pte.value & kFrame4K) | (linear & (kPage4K - 1));
+  GuestPhys phys{(pte.value & kFrame4K) | page_offset(linear)};
   Translation t = translate(pte, rights, phys, kPage4K, user, mode.wp);
-  t.ok = true;
+  t.pde = pde.value;
+  t.pte = pte.value;
   return t;
 }
 
@@ -129,11 +131,11 @@ Translation walk_4k(GuestMemory& ram, Entry& pde, const PagingMode& mode, uint32
 
 // A faulting access sets no A or D flag: the guest's handler fixes the
 // entry and retries, and that retry walks (and marks) again.
-Translation walk(GuestMemory& ram, const PagingMode& mode, uint32_t linear, AccessType access,
+Translation walk(GuestMemory& ram, const PagingMode& mode, GuestLinear linear, AccessType access,
                  bool user, bool set_ad) {
   // CR3 bits 31:12 locate the directory; PWT/PCD (bits 3, 4) only set its
   // memory type (SDM 4.3, Table 4-3).
-  Entry pde = read_entry(ram, (mode.cr3 & kFrame4K) | ((linear >> 20) & 0xFFC));
+  Entry pde = read_entry(ram, pde_address(mode.cr3, linear));
   if (!(pde.value & kP)) return fault(pde, access_bits(access, user));
   // With CR4.PSE=0 the PS bit is ignored and every PDE points to a page table.
   if (mode.pse && (pde.value & kPs)) return walk_4m(pde, mode, linear, access, user, set_ad);
@@ -142,17 +144,17 @@ Translation walk(GuestMemory& ram, const PagingMode& mode, uint32_t linear, Acce
 
 std::string describe(const Translation& t) {
   if (t.ok) {
-    return fmt::format("phys={:#x} {} {} {}{}{} (pte @{:#x})", t.phys,
+    return fmt::format("phys={:#x} {} {} {}{}{} (pte @{:#x})", t.phys.value,
                        t.page_size == kPage4M ? "4M" : "4K", t.writable ? "rw" : "ro",
                        t.user ? "user" : "supervisor", t.global ? " global" : "",
-                       t.dirty ? " dirty" : "", t.pte_addr);
+                       t.dirty ? " dirty" : "", t.pte_addr.value);
   }
   const char* kind = (t.error_code & kPfReserved)  ? "reserved bit"
                      : (t.error_code & kPfPresent) ? "protection"
                                                    : "not present";
   return fmt::format("#PF ec={:#x} {} {} {} (pte @{:#x})", t.error_code, kind,
                      (t.error_code & kPfWrite) ? "write" : "read",
-                     (t.error_code & kPfUser) ? "user" : "supervisor", t.pte_addr);
+                     (t.error_code & kPfUser) ? "user" : "supervisor", t.pte_addr.value);
 }
 
 }  // namespace tv::mmu

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "arch/x86.h"
+#include "base/address.h"
 #include "base/guest_memory.h"
 
 namespace tv::mmu {
@@ -25,24 +26,38 @@ struct PagingMode {
 };
 
 // #PF error code bits: arch/x86.h (kPfPresent, kPfWrite, ...).
-using x86::kPfPresent;
-using x86::kPfWrite;
-using x86::kPfUser;
-using x86::kPfReserved;
 using x86::kPfFetch;
+using x86::kPfPresent;
+using x86::kPfReserved;
+using x86::kPfUser;
+using x86::kPfWrite;
 
 struct Translation {
   bool ok;
-  uint64_t phys;        // physical address of `linear` (frame + offset) when ok
+  GuestPhys phys;       // physical address of `linear` (frame + offset) when ok
   uint32_t page_size;   // 4096 or 4 MiB
   bool writable;        // effective R/W for this privilege (supervisor with WP=0: true)
   bool user;            // U/S: both levels allow user access
   bool global;          // G bit of the final entry
   bool dirty;           // D bit of the final entry after this walk
   uint32_t error_code;  // #PF error code when !ok (kPf* bits)
-  uint64_t pte_addr;    // guest-physical address of the final entry (PDE for 4 MiB
+  GuestPhys pte_addr;   // guest-physical address of the final entry (PDE for 4 MiB
                         // pages); when !ok, of the entry that caused the fault
+  // When ok: the PDE and (4 KiB pages) PTE as this walk left them, A and D
+  // included: the shadow MMU remembers them to notice a changed entry.
+  uint32_t pde, pte;
+  bool large() const { return page_size != x86::kPage4K; }
 };
+
+// Where the entries for `linear` lie (SDM Vol. 3A 4.3, Figure 4-2): bits
+// 31:22 index the directory that CR3 bits 31:12 locate, bits 21:12 the
+// page table that the PDE locates.
+constexpr GuestPhys pde_address(uint32_t cr3, GuestLinear linear) {
+  return {(cr3 & x86::kPteFrame4K) | ((linear.value >> 22) * 4)};
+}
+constexpr GuestPhys pte_address(uint32_t pde, GuestLinear linear) {
+  return {(pde & x86::kPteFrame4K) | (((linear.value >> 12) & 0x3FF) * 4)};
+}
 
 // Walks the tables for `linear`. `user` means the access is made at CPL 3
 // (or is an explicit user access). When `set_ad` is true and the access is
@@ -50,7 +65,7 @@ struct Translation {
 // with plain stores of the updated entry (enough for one vCPU; an entry
 // whose bit is already set is not stored to). A denied access changes
 // nothing in guest memory.
-Translation walk(GuestMemory& ram, const PagingMode& mode, uint32_t linear, AccessType access,
+Translation walk(GuestMemory& ram, const PagingMode& mode, GuestLinear linear, AccessType access,
                  bool user, bool set_ad = true);
 
 // One line for logs, e.g. "phys=0x123234 4K rw user global dirty (pte @0x2004)"

@@ -4,43 +4,73 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 
 #include "base/error.h"
 
 namespace tv::mmu {
+namespace {
 
-ShadowMmu::ShadowMmu(GuestMemory& ram) : ram_(ram), traced_bits_((ram.size() / 4096 + 63) / 64) {
+using x86::kPage4K;
+using x86::kPage4M;
+constexpr View kViews[] = {View::kSupervisor, View::kUser};
+
+// Every frame of RAM mapped in four views (the kernel's direct map and a
+// user alias, in two spaces), and never fewer than 64 Ki mappings (the
+// host's default vm.max_map_count). Nodes cost host memory only once used.
+uint32_t default_capacity(const GuestMemory& ram) {
+  return uint32_t(std::clamp<uint64_t>(4 * (ram.size() / kPageSize), 1u << 16, 1u << 22));
+}
+
+}  // namespace
+
+ShadowMmu::ShadowMmu(GuestMemory& ram, uint32_t mapping_capacity)
+    : ram_(ram),
+      table_(ram.size(), std::max(1u, mapping_capacity ? mapping_capacity : default_capacity(ram))),
+      traced_bits_((ram.size() / kPageSize + 63) / 64) {
   open_bus_fd_ = memfd_create("transvisor-open-bus", MFD_CLOEXEC);
-  if (open_bus_fd_ < 0 || ftruncate(open_bus_fd_, 4096) != 0) throw Error(errno_message("open-bus page"));
-  std::vector<uint8_t> ones(4096, 0xFF);
-  if (pwrite(open_bus_fd_, ones.data(), ones.size(), 0) != 4096) throw Error(errno_message("open-bus page"));
-  spaces_.push_back(std::make_unique<Space>(ram_, 0));
-  active_ = spaces_[0].get();
+  if (open_bus_fd_ < 0 || ftruncate(open_bus_fd_, kPageSize) != 0)
+    throw Error(errno_message("open-bus page"));
+  std::vector<uint8_t> ones(kPageSize, 0xFF);
+  if (pwrite(open_bus_fd_, ones.data(), ones.size(), 0) != ssize_t(kPageSize))
+    throw Error(errno_message("open-bus page"));
+  stale_.reserve(table_.capacity());
+  spaces_.reserve(kSpaces);
+  active_ = &new_space();
   active_->in_use = true;
-  identity_views();
+  throw_if_failed(identity_views());
 }
 
 ShadowMmu::~ShadowMmu() { close(open_bus_fd_); }
 
-void ShadowMmu::identity_views() {
-  active_->sup.map_identity();
-  active_->user.map_identity();
-  for (uint64_t frame : traced_) {
-    active_->sup.set_frame_writable(frame, false);
-    active_->user.set_frame_writable(frame, false);
-  }
+ShadowMmu::Space& ShadowMmu::new_space() {
+  const unsigned index = unsigned(spaces_.size());
+  spaces_.push_back(std::make_unique<Space>(ram_, index));
+  table_.add_space(index);
+  return *spaces_.back();
 }
 
-bool ShadowMmu::locate(const void* host, View& view, uint64_t& offset) const {
-  for (View v : {View::kSupervisor, View::kUser}) {
-    const ShadowWindow& w = active_->window(v);
-    if (w.contains(host)) {
-      view = v;
-      offset = w.offset_of(host);
-      return true;
+HostStatus ShadowMmu::identity_views() {
+  for (View v : kViews) {
+    ShadowWindow& w = active_->window(v);
+    if (HostStatus s = w.map_identity(); !s.ok()) return s;
+    for (size_t i = 0; i < traced_bits_.size(); ++i) {
+      for (uint64_t bits = traced_bits_[i]; bits; bits &= bits - 1) {
+        GuestPhys frame{(i * 64 + unsigned(__builtin_ctzll(bits))) * kPageSize};
+        if (HostStatus s = w.set_frame_writable(frame, false); !s.ok()) return s;
+      }
     }
   }
-  return false;
+  return {};
+}
+
+std::optional<WindowAddress> ShadowMmu::locate(const void* host) const {
+  for (View v : kViews) {
+    const ShadowWindow& w = active_->window(v);
+    if (w.contains(host)) return WindowAddress{v, w.offset_of(host)};
+  }
+  return std::nullopt;
 }
 
 void ShadowMmu::set_paging(const PagingState& p) {
@@ -49,145 +79,156 @@ void ShadowMmu::set_paging(const PagingState& p) {
   flush_all();
 }
 
-void ShadowMmu::flush_all() {
+void ShadowMmu::flush_all() { throw_if_failed(flush()); }
+
+HostStatus ShadowMmu::flush() {
   ++stats_.flushes;
   clear_tlb();
+  HostStatus status{};
   for (auto& s : spaces_) {
-    if (s->in_use) empty_space(*s);
+    if (s->in_use) {
+      for (View v : kViews)
+        if (HostStatus u = s->window(v).unmap_all(); status.ok()) status = u;
+      s->large_regions.reset();
+    }
     s->in_use = false;
   }
-  mappings_of_.clear();
+  table_.clear();
+  deferred_ = {};  // whatever failed to unmap is gone now
   active_->in_use = true;
   active_->cr3 = paging_.cr3;
-  if (!paging_.enabled) identity_views();
+  if (status.ok() && !paging_.enabled) status = identity_views();
+  return status;
 }
 
-// Forgets every mapping of `s` (mappings_of_ is the caller's business).
-void ShadowMmu::empty_space(Space& s) {
-  for (View v : {View::kSupervisor, View::kUser}) {
-    s.global[size_t(v)].clear();
-    s.local[size_t(v)].clear();
-    s.in_region[size_t(v)].fill(0);
-    s.window(v).unmap_all();
-  }
-  s.large_regions.clear();
+void ShadowMmu::settle() {
+  HostStatus s = std::exchange(deferred_, HostStatus{});
+  if (s.ok()) return;
+  if (!s.out_of_mappings()) throw_if_failed(s);
+  ++stats_.enomem_flushes;
+  flush_all();
 }
 
-const ShadowMmu::Mapping* ShadowMmu::find(Space& s, View v, uint32_t page) const {
-  for (auto* maps : {&s.local[size_t(v)], &s.global[size_t(v)]}) {
-    auto it = maps->find(page);
-    if (it != maps->end()) return &it->second;
-  }
-  return nullptr;
+void ShadowMmu::drop(Space& s, View v, GuestLinear page, bool unmap) {
+  if (table_.erase(s.index, v, page) && unmap) note(s.window(v).unmap_page(page));
 }
 
-void ShadowMmu::drop(Space& s, View v, uint32_t page, bool unmap) {
-  auto& local = s.local[size_t(v)];
-  auto& global = s.global[size_t(v)];
-  auto it = local.find(page);
-  auto& maps = it != local.end() ? local : global;
-  if (it == local.end() && (it = global.find(page)) == global.end()) return;
-  if (unmap) s.window(v).unmap_page(page);
-  --s.in_region[size_t(v)][page >> 22];
-  auto list = mappings_of_.find(it->second.frame);
-  if (list != mappings_of_.end()) {
-    uint64_t k = key(s.index, v, page);
-    list->second.erase(std::remove(list->second.begin(), list->second.end(), k), list->second.end());
-    if (list->second.empty()) mappings_of_.erase(list);
-  }
-  maps.erase(it);
-}
-
-bool ShadowMmu::invalidate_page(uint32_t linear) {
+bool ShadowMmu::invalidate_page(GuestLinear linear) {
   if (!paging_.enabled) return false;
   ++stats_.invlpgs;
-  const uint32_t region = linear >> 22;
-  bool large = active_->large_regions.count(region) != 0;
+  const uint32_t region = region_of(linear);
+  const bool large = active_->large_regions.test(region);
   large ? clear_tlb() : clear_tlb_page(linear);
   for (auto& s : spaces_) {
     if (!s->in_use) continue;
     // Other spaces hold what stays in a TLB across CR3 writes: global pages.
     const bool active = s.get() == active_;
-    uint32_t first = linear & ~0xFFFu, count = 1;
-    if (s->large_regions.count(region)) {
-      first = region << 22, count = 1024;
+    GuestLinear first = page_of(linear);
+    uint32_t count = 1;
+    if (s->large_regions.test(region)) {
+      first = GuestLinear{region << 22}, count = kPage4M / kPage4K;
       // The active space loses every mapping of the region; another keeps
       // its non-global ones (checked when it is switched to), so the mark.
-      if (active) s->large_regions.erase(region);
+      if (active) s->large_regions.reset(region);
     }
-    for (View v : {View::kSupervisor, View::kUser}) {
-      for (uint32_t i = 0; i < count && s->in_region[size_t(v)][region]; ++i) {
-        uint32_t page = first + i * 0x1000;
-        if (active ? find(*s, v, page) != nullptr : s->global[size_t(v)].count(page) != 0) drop(*s, v, page);
+    for (View v : kViews) {
+      for (uint32_t i = 0; i < count && table_.in_region(s->index, v, region); ++i) {
+        const GuestLinear page = first + i * kPage4K;
+        const Mapping* m = table_.find(s->index, v, page);
+        if (m && (active || m->global)) drop(*s, v, page);
       }
     }
   }
+  settle();
   return large;
 }
 
-ShadowMmu::Mapping ShadowMmu::entries_of(uint32_t linear, const Translation& t) const {
-  uint32_t pde = ram_.load<uint32_t>(GuestPhys{(paging_.cr3 & ~0xFFFull) + (linear >> 22) * 4});
-  if (t.page_size != 0x1000) return {0, pde, 0, true};
-  return {0, pde, ram_.load<uint32_t>(GuestPhys{t.pte_addr}), false};
+HostStatus ShadowMmu::map_into(ShadowWindow& w, const Mapping& m, bool writable) const {
+  return m.frame == kOpenBusFrame ? w.map_foreign_page(m.page, open_bus_fd_)
+                                  : w.map_page(m.page, m.frame, writable);
 }
 
-bool ShadowMmu::map(View v, uint32_t page, uint64_t frame, bool writable, bool global, const Mapping& from) {
+// One attempt: ENOMEM also when the table is full.
+HostStatus ShadowMmu::try_install(Mapping& m, bool writable) {
   Space& s = *active_;
-  drop(s, v, page, false);
-  if (!s.window(v).map_page(page, frame, writable)) return false;
-  (global ? s.global : s.local)[size_t(v)][page] = Mapping{frame, from.pde, from.pte, from.large};
-  mappings_of_[frame].push_back(key(s.index, v, page));
-  ++s.in_region[size_t(v)][page >> 22];
-  return true;
+  m.space = uint8_t(s.index);
+  table_.erase(s.index, m.view, m.page);  // the mmap below replaces it
+  if (table_.size() == table_.capacity()) return {ENOMEM, "record a shadow mapping"};
+  HostStatus status = map_into(s.window(m.view), m, writable);
+  if (status.ok()) table_.insert(m);
+  return status;
 }
 
-void ShadowMmu::map_open_bus(View v, uint32_t linear) {
-  uint32_t page = linear & ~0xFFFu;
-  drop(*active_, v, page, false);
-  if (!window(v).map_foreign_page(page, open_bus_fd_)) {
-    ++stats_.enomem_flushes;
-    flush_all();
-    window(v).map_foreign_page(page, open_bus_fd_);
+HostStatus ShadowMmu::install(Mapping m, bool writable) {
+  HostStatus status = try_install(m, writable);
+  if (!status.out_of_mappings()) return status;
+  // The table is full or the host's mapping limit is reached: everything
+  // goes (a TLB may drop entries whenever it likes), then this page comes back.
+  ++(table_.size() == table_.capacity() ? stats_.capacity_flushes : stats_.enomem_flushes);
+  if (status = flush(); !status.ok()) return status;
+  return try_install(m, writable);
+}
+
+HostStatus ShadowMmu::map_open_bus(View v, GuestLinear linear) {
+  const GuestLinear page = page_of(linear);
+  if (paging_.enabled)
+    return install(
+        Mapping{kOpenBusFrame, page, Mapping::kUnchecked, Mapping::kUnchecked, true, false, 0, v},
+        false);
+  // Identity views are rebuilt whole on a flush: nothing to record.
+  HostStatus s = window(v).map_foreign_page(page, open_bus_fd_);
+  if (!s.out_of_mappings()) return s;
+  ++stats_.enomem_flushes;
+  if (s = flush(); !s.ok()) return s;
+  return window(v).map_foreign_page(page, open_bus_fd_);
+}
+
+std::optional<uint32_t> ShadowMmu::entry_at(GuestPhys addr) const {
+  const uint8_t* p = ram_.host(addr, sizeof(uint32_t));
+  if (!p) return std::nullopt;
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// The directory lies in RAM (the caller checked).
+bool ShadowMmu::entries_changed(uint32_t cr3, const Mapping& m) const {
+  std::optional<uint32_t> pde = entry_at(pde_address(cr3, m.page));
+  if (pde != m.pde) return true;
+  return !m.large && entry_at(pte_address(*pde, m.page)) != m.pte;
+}
+
+// Drops `pages` of one view; a region that loses all its mappings goes
+// with one call.
+void ShadowMmu::drop_pages(Space& s, View v, const std::vector<GuestLinear>& pages) {
+  for (GuestLinear p : pages) ++stale_in_region_[region_of(p)];
+  for (GuestLinear p : pages) {
+    const uint32_t r = region_of(p);
+    if (!region_seen_.test(r)) {  // nothing of region r dropped yet: its count is whole
+      region_seen_.set(r);
+      region_whole_[r] = stale_in_region_[r] == table_.in_region(s.index, v, r);
+      if (region_whole_[r]) note(s.window(v).unmap_range(GuestLinear{r << 22}, kPage4M));
+    }
+    drop(s, v, p, !region_whole_[r]);
   }
-  if (!paging_.enabled) return;  // identity views are rebuilt whole on a flush
-  active_->local[size_t(v)][page] = Mapping{kOpenBusFrame, kUnchecked, kUnchecked, true};
-  mappings_of_[kOpenBusFrame].push_back(key(active_->index, v, page));
-  ++active_->in_region[size_t(v)][page >> 22];
+  for (GuestLinear p : pages) stale_in_region_[region_of(p)] = 0;
+  region_seen_.reset();
+  region_whole_.reset();
 }
 
 // Drops the non-global mappings of `s` whose PDE or PTE is no longer the
-// one they were made from (`all`: every non-global mapping); a region that
-// loses all its mappings goes with one call.
+// one they were made from (`all`: every non-global mapping).
 void ShadowMmu::drop_stale(Space& s, bool all) {
-  std::vector<uint32_t> stale;
-  const uint64_t pd = s.cr3 & ~0xFFFull;
   const bool evicted = all;
-  all = all || pd + 0x1000 > ram_.size();  // a directory outside RAM maps nothing
-  for (View v : {View::kSupervisor, View::kUser}) {
-    stale.clear();
-    for (const auto& [page, m] : s.local[size_t(v)]) {
-      if (all) {
-        stale.push_back(page);
-        continue;
-      }
-      uint32_t pde = ram_.load<uint32_t>(GuestPhys{pd + (page >> 22) * 4});
-      bool ok = pde == m.pde;
-      if (ok && !m.large) {
-        uint64_t pte_addr = (pde & ~0xFFFull) + ((page >> 12) & 0x3FF) * 4;
-        ok = pte_addr + 4 <= ram_.size() && ram_.load<uint32_t>(GuestPhys{pte_addr}) == m.pte;
-      }
-      if (!ok) stale.push_back(page);
-    }
-    std::sort(stale.begin(), stale.end());
-    if (!evicted) stats_.stale_dropped += stale.size();
-    for (size_t i = 0; i < stale.size();) {
-      uint32_t region = stale[i] >> 22;
-      size_t j = i;
-      while (j < stale.size() && stale[j] >> 22 == region) ++j;
-      bool whole = j - i == s.in_region[size_t(v)][region];
-      if (whole) s.window(v).unmap_range(region << 22, 1u << 22);
-      for (; i < j; ++i) drop(s, v, stale[i], !whole);
-    }
+  all = all || !ram_.contains(pde_address(s.cr3, GuestLinear{0}),
+                              kPage4K);  // a directory outside RAM maps nothing
+  for (View v : kViews) {
+    stale_.clear();  // capacity reserved: no allocation
+    table_.for_each_local(s.index, v, [&](const Mapping& m) {
+      if (all || entries_changed(s.cr3, m)) stale_.push_back(m.page);
+    });
+    if (!evicted) stats_.stale_dropped += stale_.size();
+    drop_pages(s, v, stale_);
   }
 }
 
@@ -208,10 +249,7 @@ void ShadowMmu::switch_cr3(uint32_t cr3) {
   } else {
     for (auto& s : spaces_)
       if (!s->in_use) next = s.get();
-    if (!next && spaces_.size() < kSpaces) {
-      spaces_.push_back(std::make_unique<Space>(ram_, unsigned(spaces_.size())));
-      next = spaces_.back().get();
-    }
+    if (!next && spaces_.size() < kSpaces) next = &new_space();
     if (!next) {
       // The least recently used space goes to the new CR3. Its global
       // mappings stay: they are what a TLB keeps across CR3 writes.
@@ -225,85 +263,77 @@ void ShadowMmu::switch_cr3(uint32_t cr3) {
   }
   active_ = next;
   drop_stale(*next, false);
+  settle();
 }
 
-FaultOutcome ShadowMmu::handle_fault(View v, uint32_t linear, bool write) {
+FaultOutcome ShadowMmu::handle_fault(View v, GuestLinear linear, bool write) {
   if (!paging_.enabled) {
-    uint64_t frame = linear & ~0xFFFull;
-    if (linear < ram_.size() && traced(frame)) return {FaultOutcome::Kind::kCodeWrite, 0, frame};
-    return {FaultOutcome::Kind::kNotRam, 0, linear};
+    const GuestPhys phys{linear.value};
+    if (phys.value < ram_.size() && traced(page_of(phys)))
+      return {FaultOutcome::Kind::kCodeWrite, 0, page_of(phys)};
+    return {FaultOutcome::Kind::kNotRam, 0, phys};
   }
-  Translation t = translate(linear, write ? AccessType::kWrite : AccessType::kRead, v == View::kUser);
+  Translation t =
+      translate(linear, write ? AccessType::kWrite : AccessType::kRead, v == View::kUser);
   if (!t.ok) {
     ++stats_.guest_page_faults;
-    return {FaultOutcome::Kind::kPageFault, t.error_code, 0};
+    return {FaultOutcome::Kind::kPageFault, t.error_code};
   }
-  uint64_t frame = t.phys & ~0xFFFull;
-  if (frame >= ram_.size()) return {FaultOutcome::Kind::kNotRam, 0, t.phys};
+  const GuestPhys frame = page_of(t.phys);
+  if (frame.value >= ram_.size()) return {FaultOutcome::Kind::kNotRam, 0, t.phys};
   if (write && traced(frame)) return {FaultOutcome::Kind::kCodeWrite, 0, frame};
   // Writable only once the guest PTE is dirty, so that the first write
   // faults here and sets D, and never while the frame holds code.
-  bool writable = t.writable && t.dirty && !traced(frame);
+  const bool writable = t.writable && t.dirty && !traced(frame);
   ++stats_.hidden_faults;
-  if (t.page_size != 0x1000) active_->large_regions.insert(linear >> 22);
-  bool global = t.global && paging_.pge;
-  Mapping from = entries_of(linear, t);
-  if (!map(v, linear & ~0xFFFu, frame, writable, global, from)) {
-    ++stats_.enomem_flushes;
-    flush_all();
-    map(v, linear & ~0xFFFu, frame, writable, global, from);
-    return {FaultOutcome::Kind::kRetry, 0, 0};
-  }
-  return {FaultOutcome::Kind::kRetry, 0, 0};
+  Mapping m{frame, page_of(linear), t.pde, t.pte, t.large(), t.global && paging_.pge, 0, v};
+  if (HostStatus s = install(m, writable); !s.ok())
+    return {FaultOutcome::Kind::kHostError, 0, {}, s};
+  if (t.large()) active_->large_regions.set(region_of(linear));  // after install: a flush clears it
+  return {FaultOutcome::Kind::kRetry};
 }
 
-void ShadowMmu::open_for_write(View v, uint32_t linear, uint64_t frame) {
-  if (!paging_.enabled) {
-    window(v).set_frame_writable(frame, true);
-    return;
-  }
-  if (!map(v, linear & ~0xFFFu, frame, true, false, Mapping{0, kUnchecked, kUnchecked, true}))
-    flush_all();  // ENOMEM: the write refaults
+void ShadowMmu::open_for_write(View v, GuestLinear linear, GuestPhys frame) {
+  if (!paging_.enabled) return throw_if_failed(window(v).set_frame_writable(frame, true));
+  throw_if_failed(install(
+      Mapping{frame, page_of(linear), Mapping::kUnchecked, Mapping::kUnchecked, true, false, 0, v},
+      true));
 }
 
-void ShadowMmu::close_after_write(View v, uint32_t linear, uint64_t frame) {
-  if (!paging_.enabled) {
-    window(v).set_frame_writable(frame, !traced(frame));
-    return;
-  }
-  const Mapping* m = find(*active_, v, linear & ~0xFFFu);
-  if (m && m->frame == frame && traced(frame)) window(v).protect_page(linear & ~0xFFFu, false);
+void ShadowMmu::close_after_write(View v, GuestLinear linear, GuestPhys frame) {
+  if (!paging_.enabled) return throw_if_failed(window(v).set_frame_writable(frame, !traced(frame)));
+  const Mapping* m = table_.find(active_->index, v, page_of(linear));
+  if (m && m->frame == frame && traced(frame)) note(window(v).protect_page(page_of(linear), false));
+  settle();
 }
 
-void ShadowMmu::trace_frame(uint64_t frame) {
-  if (!traced_.insert(frame).second) return;
+void ShadowMmu::trace_frame(GuestPhys frame) {
+  if (traced(frame) || !ram_.contains(frame, kPage4K)) return;
   set_traced_bit(frame, true);
   if (!paging_.enabled) {
-    active_->sup.set_frame_writable(frame, false);
-    active_->user.set_frame_writable(frame, false);
+    for (View v : kViews) throw_if_failed(active_->window(v).set_frame_writable(frame, false));
     return;
   }
-  auto it = mappings_of_.find(frame);
-  if (it == mappings_of_.end()) return;
-  for (uint64_t k : it->second) {
-    spaces_[k >> 33]->window(View((k >> 32) & 1)).protect_page(uint32_t(k), false);
+  table_.for_each_of_frame(frame, [&](const Mapping& m) {
+    note(spaces_[m.space]->window(m.view).protect_page(m.page, false));
     ++stats_.protections;
-  }
+  });
+  settle();
 }
 
-void ShadowMmu::untrace_frame(uint64_t frame) {
-  if (!traced_.erase(frame)) return;
+void ShadowMmu::untrace_frame(GuestPhys frame) {
+  if (!traced(frame)) return;
   set_traced_bit(frame, false);
   if (!paging_.enabled) {
-    active_->sup.set_frame_writable(frame, true);
-    active_->user.set_frame_writable(frame, true);
+    for (View v : kViews) throw_if_failed(active_->window(v).set_frame_writable(frame, true));
     return;
   }
   // The mappings refault and get the permissions the guest PTEs give.
-  auto it = mappings_of_.find(frame);
-  if (it == mappings_of_.end()) return;
-  std::vector<uint64_t> keys = it->second;
-  for (uint64_t k : keys) drop(*spaces_[k >> 33], View((k >> 32) & 1), uint32_t(k));
+  while (const Mapping* m = table_.first_of_frame(frame)) {
+    const Mapping gone = *m;
+    drop(*spaces_[gone.space], gone.view, gone.page);
+  }
+  settle();
 }
 
 }  // namespace tv::mmu

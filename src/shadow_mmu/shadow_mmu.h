@@ -18,22 +18,29 @@
 // refaults would give, without the refaults). Global mappings survive CR3
 // writes, as global TLB entries do, and so stay in a space that goes to
 // another CR3; INVLPG drops them in every space.
+//
+// handle_fault() and map_open_bus() run in the fault handler, in signal
+// context: they allocate nothing, throw nothing and report host failures
+// as values. Everything else runs in the dispatcher or a callout and throws
+// tv::Error for a host failure. When the mapping table is full, or the host
+// runs out of mappings (vm.max_map_count), everything is flushed, as a TLB
+// may drop entries whenever it likes.
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
-#include <unordered_set>
+#include <optional>
 #include <vector>
 
+#include "base/address.h"
+#include "base/guest_memory.h"
+#include "shadow_mmu/mapping_table.h"
 #include "shadow_mmu/page_walker.h"
 #include "shadow_mmu/shadow_window.h"
-#include "base/guest_memory.h"
 
 namespace tv::mmu {
-
-enum class View : uint8_t { kSupervisor = 0, kUser = 1 };
 
 struct PagingState {
   bool enabled = false;
@@ -44,30 +51,49 @@ struct PagingState {
   bool operator==(const PagingState&) const = default;
 };
 
+// Where a host address lies in the active space's windows.
+struct WindowAddress {
+  View view;
+  uint64_t offset;  // the guest linear address; 4 GiB and up in a guard (below 0 wraps)
+  bool in_guard() const { return offset >= ShadowWindow::kSpan; }
+  GuestLinear linear() const { return {uint32_t(offset)}; }
+};
+
 struct FaultOutcome {
-  enum class Kind { kRetry, kPageFault, kCodeWrite, kNotRam } kind;
+  enum class Kind { kRetry, kPageFault, kCodeWrite, kNotRam, kHostError } kind;
   uint32_t error_code = 0;  // kPageFault
-  uint64_t phys = 0;        // kCodeWrite: the frame; kNotRam: the physical address
+  GuestPhys phys{};         // kCodeWrite: the frame; kNotRam: the physical address
+  HostStatus host{};        // kHostError: a host call failed even after a flush
+};
+
+// A software translation: the guest-physical address, or the #PF error code.
+struct PhysOrFault {
+  bool ok;
+  uint32_t error_code;  // !ok
+  GuestPhys phys;       // ok
 };
 
 struct MmuStats {
   uint64_t hidden_faults = 0, guest_page_faults = 0, flushes = 0, invlpgs = 0, enomem_flushes = 0;
-  uint64_t protections = 0;  // mappings made read-only for code tracing
+  uint64_t capacity_flushes = 0;  // flushes because the mapping table was full
+  uint64_t protections = 0;       // mappings made read-only for code tracing
   uint64_t cr3_switches = 0;
-  uint64_t spaces_reused = 0;     // CR3 switches that found the space cached
-  uint64_t stale_dropped = 0;     // cached mappings dropped because their PDE/PTE changed
+  uint64_t spaces_reused = 0;  // CR3 switches that found the space cached
+  uint64_t stale_dropped = 0;  // cached mappings dropped because their PDE/PTE changed
 };
 
 class ShadowMmu {
  public:
-  explicit ShadowMmu(GuestMemory& ram);
+  static constexpr unsigned kSpaces = MappingTable::kMaxSpaces;
+  // `mapping_capacity`: how many shadow mappings all spaces and views hold
+  // together (0: the default for `ram`).
+  explicit ShadowMmu(GuestMemory& ram, uint32_t mapping_capacity = 0);
   ~ShadowMmu();
 
   // The active space's windows.
   ShadowWindow& window(View v) { return active_->window(v); }
-  // Which view of the active space `host` lies in, and its window offset
-  // (the linear address).
-  bool locate(const void* host, View& view, uint64_t& offset) const;
+  // Which view of the active space `host` lies in, and where.
+  std::optional<WindowAddress> locate(const void* host) const;
 
   const PagingState& paging() const { return paging_; }
   // CR0.PG/CR3/CR4.PSE/CR0.WP changed: every mapping goes.
@@ -80,147 +106,148 @@ class ShadowMmu {
   // INVLPG: drops the page in the active space, and global mappings of it
   // in every space. Returns true if a whole 4 MiB region was dropped (a
   // large page).
-  bool invalidate_page(uint32_t linear);
+  bool invalidate_page(GuestLinear linear);
 
-  // A host fault at `linear` in view `v` (write: the host error code's W bit).
-  // Async-signal-safe apart from the bookkeeping maps (the fault handler runs
-  // it only when translated code, never C++, was interrupted).
-  FaultOutcome handle_fault(View v, uint32_t linear, bool write);
-
+  // A host fault at `linear` in view `v` (write: the host error code's W
+  // bit). Async-signal-safe.
+  FaultOutcome handle_fault(View v, GuestLinear linear, bool write);
   // Maps a page whose guest-physical address nothing decodes to a page of
   // all-ones, read-only: reads see an open PC bus at full speed; writes
-  // still fault and are dropped by the fault handler.
-  void map_open_bus(View v, uint32_t linear);
+  // still fault and are dropped by the fault handler. Async-signal-safe.
+  HostStatus map_open_bus(View v, GuestLinear linear);
 
   // Lets one write through `linear` in view `v` reach traced `frame` (the
   // written bytes hold no translated code), or closes that again.
-  void open_for_write(View v, uint32_t linear, uint64_t frame);
-  void close_after_write(View v, uint32_t linear, uint64_t frame);
+  void open_for_write(View v, GuestLinear linear, GuestPhys frame);
+  void close_after_write(View v, GuestLinear linear, GuestPhys frame);
 
-  // Code tracing by physical frame.
-  void trace_frame(uint64_t frame);
-  void untrace_frame(uint64_t frame);
-  bool traced(uint64_t frame) const {
-    uint64_t n = frame >> 12;
+  // Code tracing by physical frame (frames of RAM only: nothing else holds code).
+  void trace_frame(GuestPhys frame);
+  void untrace_frame(GuestPhys frame);
+  bool traced(GuestPhys frame) const {
+    uint64_t n = page_number(frame);
     return n < traced_bits_.size() * 64 && (traced_bits_[n >> 6] >> (n & 63)) & 1;
   }
 
   // Software translation for helpers and the translator.
-  Translation translate(uint32_t linear, AccessType access, bool user, bool set_ad = true) {
+  Translation translate(GuestLinear linear, AccessType access, bool user, bool set_ad = true) {
     return walk(ram_, {paging_.cr3, paging_.pse, paging_.wp}, linear, access, user, set_ad);
   }
   // Reads and fetches through a small software TLB (the dispatcher walks
-  // for every block lookup); returns false if the walk faults (`error`
-  // holds the #PF error code then). Entries go with every invalidation.
-  bool translate_read(uint32_t linear, bool user, uint64_t& phys, uint32_t& error) {
-    return translate_cached(linear, user, false, phys, error);
+  // for every block lookup). Entries go with every invalidation.
+  PhysOrFault translate_read(GuestLinear linear, bool user) {
+    return translate_cached(linear, user, false);
   }
   // Writes hit the TLB only for pages already walked for a write (so A and
   // D are set and the guest allows it); the first write walks and sets D.
-  bool translate_write(uint32_t linear, bool user, uint64_t& phys, uint32_t& error) {
-    return translate_cached(linear, user, true, phys, error);
+  PhysOrFault translate_write(GuestLinear linear, bool user) {
+    return translate_cached(linear, user, true);
   }
-  // The TLB alone: true with `phys` on a hit.
-  bool tlb_lookup(uint32_t linear, bool user, bool write, uint64_t& phys) const {
-    const TlbEntry& e = tlb_[user + 2 * write][(linear >> 12) % kTlbSize];
-    if (e.page != (linear >> 12) + 1) return false;
-    phys = e.frame | (linear & 0xFFF);
-    return true;
+  // The TLB alone.
+  std::optional<GuestPhys> tlb_lookup(GuestLinear linear, bool user, bool write) const {
+    const TlbEntry& e = tlb_[user + 2 * write][page_number(linear) % kTlbSize];
+    if (e.tag != tlb_tag(linear)) return std::nullopt;
+    return GuestPhys{e.frame.value | page_offset(linear)};
   }
-  bool translate_cached(uint32_t linear, bool user, bool write, uint64_t& phys, uint32_t& error) {
-    TlbEntry& e = tlb_[user + 2 * write][(linear >> 12) % kTlbSize];
-    if (e.page == (linear >> 12) + 1) {
-      phys = e.frame | (linear & 0xFFF);
-      return true;
-    }
+  PhysOrFault translate_cached(GuestLinear linear, bool user, bool write) {
+    TlbEntry& e = tlb_[user + 2 * write][page_number(linear) % kTlbSize];
+    if (e.tag == tlb_tag(linear)) return {true, 0, GuestPhys{e.frame.value | page_offset(linear)}};
     Translation t = translate(linear, write ? AccessType::kWrite : AccessType::kRead, user);
-    if (!t.ok) {
-      error = t.error_code;
-      return false;
-    }
-    e = {(linear >> 12) + 1, t.phys & ~0xFFFull};
-    phys = t.phys;
-    return true;
+    if (!t.ok) return {false, t.error_code, {}};
+    e = {tlb_tag(linear), page_of(t.phys)};
+    return {true, 0, t.phys};
   }
 
   const MmuStats& stats() const { return stats_; }
   // True if the active space maps the page of `linear` in view `v`.
-  bool mapped(View v, uint32_t linear) { return find(*active_, v, linear & ~0xFFFu) != nullptr; }
+  bool mapped(View v, GuestLinear linear) const {
+    return table_.find(active_->index, v, page_of(linear)) != nullptr;
+  }
+  uint32_t mapping_count() const { return table_.size(); }
+  uint32_t mapping_peak() const { return table_.peak(); }
+  uint32_t mapping_capacity() const { return table_.capacity(); }
 
  private:
   struct TlbEntry {
-    uint32_t page;   // linear page number + 1; 0 = empty
-    uint64_t frame;
+    uint32_t tag;  // tlb_tag() of the linear page; kEmptyTag: nothing
+    GuestPhys frame;
   };
   static constexpr unsigned kTlbSize = 256;
+  static constexpr uint32_t kEmptyTag = 0;
+  static uint32_t tlb_tag(GuestLinear linear) { return page_number(linear) + 1; }
   void clear_tlb() {
     for (auto& t : tlb_) t.fill({});
   }
-  void clear_tlb_page(uint32_t linear) {
-    for (auto& t : tlb_) t[(linear >> 12) % kTlbSize] = {};
+  void clear_tlb_page(GuestLinear linear) {
+    for (auto& t : tlb_) t[page_number(linear) % kTlbSize] = {};
   }
 
-  // A shadow mapping and the guest entries it was made from (a 4 MiB page
-  // has no PTE). kUnchecked entries never match: such a mapping goes at the
-  // next check.
-  static constexpr uint32_t kUnchecked = ~0u;
-  struct Mapping {
-    uint64_t frame;
-    uint32_t pde, pte;
-    bool large;
-  };
   struct Space {
     Space(GuestMemory& ram, unsigned i) : sup(ram), user(ram), index(i) {}
     ShadowWindow& window(View v) { return v == View::kUser ? user : sup; }
+    const ShadowWindow& window(View v) const { return v == View::kUser ? user : sup; }
     ShadowWindow sup, user;
     const unsigned index;
     bool in_use = false;
     uint32_t cr3 = 0;
     uint64_t last_used = 0;
-    // Per view: page -> mapping, global and non-global apart (only the
-    // latter are checked on a CR3 write).
-    std::array<std::unordered_map<uint32_t, Mapping>, 2> global, local;
     // 4 MiB regions (linear >> 22) with mappings made from a 4 MiB guest
     // page: INVLPG of any address in such a region drops the whole region,
     // as it drops the large TLB entry.
-    std::unordered_set<uint32_t> large_regions;
-    // Mappings per view and 4 MiB region (whole regions go with one call).
-    std::array<std::array<uint16_t, 1024>, 2> in_region{};
+    std::bitset<1024> large_regions;
   };
-  static constexpr unsigned kSpaces = 8;
+  static uint32_t region_of(GuestLinear linear) { return linear.value >> 22; }
 
-  // (space, view, page) for mappings_of_.
-  uint64_t key(unsigned space, View v, uint32_t page) const {
-    return (uint64_t(space) << 33) | (uint64_t(v) << 32) | page;
-  }
-  const Mapping* find(Space& s, View v, uint32_t page) const;
-  // `from` gives the guest entries; its frame is ignored.
-  bool map(View v, uint32_t page, uint64_t frame, bool writable, bool global, const Mapping& from);
-  // Unmaps (unless the caller already did) and forgets one mapping.
-  void drop(Space& s, View v, uint32_t page, bool unmap = true);
-  void empty_space(Space& s);
+  // Maps `m` in the active space (replacing what maps that page), flushing
+  // everything once if the table is full or the host is out of mappings.
+  // Async-signal-safe.
+  HostStatus install(Mapping m, bool writable);
+  HostStatus try_install(Mapping& m, bool writable);
+  HostStatus map_into(ShadowWindow& w, const Mapping& m, bool writable) const;
+  // Empties every space; the identity views come back with paging off.
+  // Async-signal-safe.
+  HostStatus flush();
+  HostStatus identity_views();
+  // Forgets one mapping and (unless the caller already did) unmaps it.
+  void drop(Space& s, View v, GuestLinear page, bool unmap = true);
+  void drop_pages(Space& s, View v, const std::vector<GuestLinear>& pages);
   void drop_stale(Space& s, bool all);
-  // The guest entries behind a successful walk.
-  Mapping entries_of(uint32_t linear, const Translation& t) const;
-  void identity_views();
+  bool entries_changed(uint32_t cr3, const Mapping& m) const;
+  std::optional<uint32_t> entry_at(GuestPhys addr) const;
+  Space& new_space();
+  // A failed unmap or protect in the dispatcher's paths: noted, and settled
+  // once the operation is done (a flush for the mapping limit, else tv::Error).
+  void note(HostStatus s) {
+    if (!s.ok() && deferred_.ok()) deferred_ = s;
+  }
+  void settle();
 
-  static constexpr uint64_t kOpenBusFrame = 1ull << 62;  // bookkeeping key, never a real frame
+  void set_traced_bit(GuestPhys frame, bool on) {
+    uint64_t n = page_number(frame);
+    if (n >= traced_bits_.size() * 64) return;
+    if (on)
+      traced_bits_[n >> 6] |= 1ull << (n & 63);
+    else
+      traced_bits_[n >> 6] &= ~(1ull << (n & 63));
+  }
+
+  // The open-bus page's bookkeeping frame: above any guest-physical address.
+  static constexpr GuestPhys kOpenBusFrame{1ull << 62};
   GuestMemory& ram_;
   std::vector<std::unique_ptr<Space>> spaces_;  // created as needed, up to kSpaces
   Space* active_;
   uint64_t clock_ = 0;
   int open_bus_fd_ = -1;
   PagingState paging_;
-  std::unordered_map<uint64_t, std::vector<uint64_t>> mappings_of_;  // frame -> keys
-  std::unordered_set<uint64_t> traced_;
-  std::vector<uint64_t> traced_bits_;  // the same set, one bit per RAM frame (hot: every helper write)
-  void set_traced_bit(uint64_t frame, bool on) {
-    uint64_t n = frame >> 12;
-    if (n >= traced_bits_.size() * 64) return;
-    if (on) traced_bits_[n >> 6] |= 1ull << (n & 63);
-    else traced_bits_[n >> 6] &= ~(1ull << (n & 63));
-  }
+  MappingTable table_;
+  std::vector<uint64_t> traced_bits_;  // one bit per RAM frame (hot: every helper write)
   MmuStats stats_;
+  HostStatus deferred_{};
+  // drop_stale's scratch, sized up front: the stale pages of one view and
+  // per-region counts.
+  std::vector<GuestLinear> stale_;
+  std::array<uint16_t, 1024> stale_in_region_{};
+  std::bitset<1024> region_seen_, region_whole_;
   std::array<std::array<TlbEntry, kTlbSize>, 4> tlb_{};  // [user + 2 * write]
 };
 

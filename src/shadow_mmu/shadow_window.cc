@@ -3,11 +3,24 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 
-#include <cerrno>
+#include <cstring>
 
 #include "base/error.h"
 
 namespace tv::mmu {
+namespace {
+
+HostStatus status_of(bool ok, const char* what) {
+  return ok ? HostStatus{} : HostStatus{errno, what};
+}
+
+constexpr int kReserve = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE;
+
+}  // namespace
+
+void throw_if_failed(HostStatus status) {
+  if (!status.ok()) throw Error(fmt::format("{}: {}", status.what, std::strerror(status.error)));
+}
 
 ShadowWindow::ShadowWindow(GuestMemory& ram) : ram_(ram) {
   // SAFETY: a reservation only (PROT_NONE, no backing); pages become
@@ -29,60 +42,62 @@ ShadowWindow::ShadowWindow(GuestMemory& ram) : ram_(ram) {
 
 ShadowWindow::~ShadowWindow() { munmap(base_ - kGuard, kGuard + kSpan + kGuard); }
 
-void ShadowWindow::map_identity() {
+HostStatus ShadowWindow::map_identity() {
   // SAFETY: replaces part of our own reservation with a shared mapping of
   // guest RAM; the range [base, base + ram size) lies inside the window.
   void* p = mmap(base_, ram_.size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ram_.fd(), 0);
-  if (p == MAP_FAILED) throw Error(errno_message("map guest RAM into the shadow window"));
+  return status_of(p != MAP_FAILED, "map guest RAM into the shadow window");
 }
 
-void ShadowWindow::set_frame_writable(uint64_t frame_addr, bool writable) {
-  if (frame_addr >= ram_.size()) return;
+HostStatus ShadowWindow::set_frame_writable(GuestPhys frame, bool writable) {
+  if (frame.value >= ram_.size()) return {};
   // SAFETY: changes protection of one page of a RAM mapping we own.
-  if (mprotect(base_ + frame_addr, 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
-    throw Error(errno_message(fmt::format("mprotect shadow frame {:#x}", frame_addr)));
+  int rc = mprotect(base_ + page_of(frame).value, kPageSize,
+                    writable ? PROT_READ | PROT_WRITE : PROT_READ);
+  return status_of(rc == 0, "mprotect a frame of the identity shadow view");
 }
 
-bool ShadowWindow::map_page(uint32_t linear, uint64_t phys, bool writable) {
+HostStatus ShadowWindow::map_page(GuestLinear page, GuestPhys frame, bool writable) {
   // SAFETY: replaces one page of our reservation with a shared mapping of
-  // one guest-RAM frame (phys < RAM size, checked by the caller).
+  // one guest-RAM frame (frame < RAM size, checked by the caller).
   // MAP_POPULATE fills the host PTE now: the access that follows would
   // otherwise take a host fault of its own.
-  void* p = mmap(base_ + (linear & ~0xFFFu), 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                 MAP_SHARED | MAP_FIXED | MAP_POPULATE, ram_.fd(), off_t(phys & ~0xFFFull));
-  if (p != MAP_FAILED) return true;
-  if (errno == ENOMEM) return false;
-  throw Error(errno_message(fmt::format("map guest frame {:#x} at {:#x}", phys, linear)));
+  void* p =
+      mmap(base_ + page_of(page).value, kPageSize, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+           MAP_SHARED | MAP_FIXED | MAP_POPULATE, ram_.fd(), off_t(page_of(frame).value));
+  return status_of(p != MAP_FAILED, "map a guest frame into the shadow window");
 }
 
-bool ShadowWindow::map_foreign_page(uint32_t linear, int fd) {
+HostStatus ShadowWindow::map_foreign_page(GuestLinear page, int fd) {
   // SAFETY: replaces one page of our reservation with a read-only shared
   // mapping of a one-page file we own.
-  void* p = mmap(base_ + (linear & ~0xFFFu), 4096, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
-  if (p != MAP_FAILED) return true;
-  if (errno == ENOMEM) return false;
-  throw Error(errno_message("map the open-bus page"));
+  void* p = mmap(base_ + page_of(page).value, kPageSize, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+  return status_of(p != MAP_FAILED, "map the open-bus page into the shadow window");
 }
 
-bool ShadowWindow::protect_page(uint32_t linear, bool writable) {
+HostStatus ShadowWindow::protect_page(GuestLinear page, bool writable) {
   // SAFETY: changes protection of one page of our own window.
-  if (mprotect(base_ + (linear & ~0xFFFu), 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0) return true;
-  return errno != ENOMEM ? throw Error(errno_message("mprotect shadow page")) : false;
+  int rc = mprotect(base_ + page_of(page).value, kPageSize,
+                    writable ? PROT_READ | PROT_WRITE : PROT_READ);
+  return status_of(rc == 0, "mprotect a shadow page");
 }
 
-void ShadowWindow::unmap_page(uint32_t linear) {
+HostStatus ShadowWindow::unmap_page(GuestLinear page) {
   // SAFETY: returns one page of our window to the PROT_NONE reservation.
-  mmap(base_ + (linear & ~0xFFFu), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  void* p = mmap(base_ + page_of(page).value, kPageSize, PROT_NONE, kReserve, -1, 0);
+  return status_of(p != MAP_FAILED, "unmap a shadow page");
 }
 
-void ShadowWindow::unmap_range(uint32_t linear, uint32_t bytes) {
+HostStatus ShadowWindow::unmap_range(GuestLinear first, uint32_t bytes) {
   // SAFETY: returns a page-aligned range of our window to PROT_NONE.
-  mmap(base_ + linear, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  void* p = mmap(base_ + first.value, bytes, PROT_NONE, kReserve, -1, 0);
+  return status_of(p != MAP_FAILED, "unmap a shadow region");
 }
 
-void ShadowWindow::unmap_all() {
+HostStatus ShadowWindow::unmap_all() {
   // SAFETY: returns the whole window (not the guards) to PROT_NONE.
-  mmap(base_, kSpan, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  void* p = mmap(base_, kSpan, PROT_NONE, kReserve, -1, 0);
+  return status_of(p != MAP_FAILED, "unmap a shadow window");
 }
 
 }  // namespace tv::mmu

@@ -7,13 +7,33 @@
 // everything else (MMIO, holes) stays PROT_NONE, so an access there faults
 // and is emulated. Frames holding translated code are mapped read-only so a
 // guest write to them faults and invalidates their translations.
+//
+// The fault handler maps pages from signal context, so nothing here but the
+// constructor throws or allocates: every mmap/mprotect reports its failure
+// as a HostStatus, and the caller decides (flush and retry on the host's
+// mapping limit; a clean fatal exit, or tv::Error outside signal context,
+// for anything else).
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
+#include "base/address.h"
 #include "base/guest_memory.h"
 
 namespace tv::mmu {
+
+// What one host mmap/mprotect on a window did.
+struct [[nodiscard]] HostStatus {
+  int error = 0;               // errno of the failed call; 0 = done
+  const char* what = nullptr;  // which call failed (a string literal)
+  bool ok() const { return error == 0; }
+  // vm.max_map_count reached: the shadow MMU flushes and retries.
+  bool out_of_mappings() const { return error == ENOMEM; }
+};
+
+// Outside signal context: throws tv::Error("<what>: <strerror>") for a failure.
+void throw_if_failed(HostStatus status);
 
 // The window starts on a 4 GiB boundary, so the low 32 bits of a host
 // pointer into it are the guest address: translated string instructions
@@ -39,23 +59,24 @@ class ShadowWindow {
     return p >= base_ - kGuard && p < base_ + kSpan + kGuard;
   }
   // Window offset (a guest linear address, possibly past 4 GiB in the guard).
-  uint64_t offset_of(const void* host) const { return uint64_t(static_cast<const uint8_t*>(host) - base_); }
+  uint64_t offset_of(const void* host) const {
+    return uint64_t(static_cast<const uint8_t*>(host) - base_);
+  }
 
   // Maps all of guest RAM at its physical address (the paging-off view).
-  void map_identity();
+  HostStatus map_identity();
   // Identity view: write-protects (or re-enables writes to) one frame.
-  void set_frame_writable(uint64_t frame_addr, bool writable);
+  HostStatus set_frame_writable(GuestPhys frame, bool writable);
 
-  // Paged views. All return false on ENOMEM (the host's vm.max_map_count
-  // was reached); the caller flushes and retries. Async-signal-safe.
-  bool map_page(uint32_t linear, uint64_t phys, bool writable);
+  // Paged views: one page at page-aligned `page`. Async-signal-safe.
+  HostStatus map_page(GuestLinear page, GuestPhys frame, bool writable);
   // Maps one page of another file (the open-bus page) read-only.
-  bool map_foreign_page(uint32_t linear, int fd);
-  bool protect_page(uint32_t linear, bool writable);
-  void unmap_page(uint32_t linear);
-  void unmap_range(uint32_t linear, uint32_t bytes);
+  HostStatus map_foreign_page(GuestLinear page, int fd);
+  HostStatus protect_page(GuestLinear page, bool writable);
+  HostStatus unmap_page(GuestLinear page);
+  HostStatus unmap_range(GuestLinear first, uint32_t bytes);
   // Drops every mapping: one mmap over the whole span.
-  void unmap_all();
+  HostStatus unmap_all();
 
  private:
   GuestMemory& ram_;

@@ -1,8 +1,9 @@
 // IA-32 32-bit page walker: present/absent at both levels, 4 KiB and PSE
 // 4 MiB pages, the full U/S x R/W x present matrix against user/supervisor,
 // read/write and CR0.WP with exact #PF error codes (SDM Vol. 3A 4.6, 4.7),
-// accessed/dirty updates (4.8), PSE-36 reserved bits, the G bit, and the
-// top of the linear address space.
+// accessed/dirty updates (4.8), PSE-36 reserved bits, the G bit, the top
+// of the linear address space, the entries a walk reports, and the page
+// arithmetic of base/address.h it relies on.
 #include "shadow_mmu/page_walker.h"
 
 #include <gtest/gtest.h>
@@ -61,7 +62,7 @@ class PageWalkerTest : public ::testing::Test {
     set_pte(kTable, linear, frame | pte_flags);
   }
   Translation go(uint32_t linear, AccessType access, bool user, bool set_ad = true) {
-    return walk(ram, mode, linear, access, user, set_ad);
+    return walk(ram, mode, GuestLinear{linear}, access, user, set_ad);
   }
 
   // Runs the 8 accesses of kRights at `lin`, calling `reset` before each so
@@ -98,7 +99,7 @@ TEST_F(PageWalkerTest, AbsentDirectoryEntryFaultsWithPZeroAndAccessBits) {
   Translation t = go(lin, AccessType::kFetch, true);
   EXPECT_FALSE(t.ok);
   EXPECT_EQ(t.error_code, 4u);  // no I/D bit without NX
-  EXPECT_EQ(t.pte_addr, pde_addr(lin));
+  EXPECT_EQ(t.pte_addr.value, pde_addr(lin));
 }
 
 TEST_F(PageWalkerTest, AbsentTableEntryFaultsAndLeavesDirectoryUntouched) {
@@ -107,7 +108,7 @@ TEST_F(PageWalkerTest, AbsentTableEntryFaultsAndLeavesDirectoryUntouched) {
   Translation t = go(lin, AccessType::kWrite, true);
   EXPECT_FALSE(t.ok);
   EXPECT_EQ(t.error_code, 6u);
-  EXPECT_EQ(t.pte_addr, pte_addr(kTable, lin));
+  EXPECT_EQ(t.pte_addr.value, pte_addr(kTable, lin));
   EXPECT_EQ(pde(lin), kTable | P | RW | US);  // no A on a faulting walk
 }
 
@@ -115,12 +116,12 @@ TEST_F(PageWalkerTest, Translates4KPageWithOffset) {
   map_4k(0x00401000, 0x123000, P | RW | US, P | RW | US);
   Translation t = go(0x00401ABC, AccessType::kRead, true);
   ASSERT_TRUE(t.ok);
-  EXPECT_EQ(t.phys, 0x123ABCu);
+  EXPECT_EQ(t.phys.value, 0x123ABCu);
   EXPECT_EQ(t.page_size, 4096u);
   EXPECT_TRUE(t.writable);
   EXPECT_TRUE(t.user);
-  EXPECT_EQ(t.pte_addr, pte_addr(kTable, 0x00401000));
-  EXPECT_EQ(go(0x00401FFF, AccessType::kRead, true).phys, 0x123FFFu);
+  EXPECT_EQ(t.pte_addr.value, pte_addr(kTable, 0x00401000));
+  EXPECT_EQ(go(0x00401FFF, AccessType::kRead, true).phys.value, 0x123FFFu);
   EXPECT_FALSE(go(0x00402000, AccessType::kRead, true).ok);  // the next PTE is empty
 }
 
@@ -128,10 +129,10 @@ TEST_F(PageWalkerTest, Translates4MPageWithOffsetUnderPse) {
   set_pde(0x00800000, 0x00C00000 | PS | P | RW);  // frame beyond RAM is fine (MMIO)
   Translation t = go(0x00923456, AccessType::kWrite, false);
   ASSERT_TRUE(t.ok);
-  EXPECT_EQ(t.phys, 0x00D23456u);
+  EXPECT_EQ(t.phys.value, 0x00D23456u);
   EXPECT_EQ(t.page_size, 4u << 20);
   EXPECT_FALSE(t.user);
-  EXPECT_EQ(t.pte_addr, pde_addr(0x00800000));
+  EXPECT_EQ(t.pte_addr.value, pde_addr(0x00800000));
 }
 
 TEST_F(PageWalkerTest, PsBitIsIgnoredWithoutPse) {
@@ -140,15 +141,15 @@ TEST_F(PageWalkerTest, PsBitIsIgnoredWithoutPse) {
   ram.store(GuestPhys{0x00400000 + 5 * 4}, uint32_t{0x7000 | P | RW | US});
   Translation big = go(lin + 0x12, AccessType::kRead, false);
   ASSERT_TRUE(big.ok);
-  EXPECT_EQ(big.phys, 0x00405012u);
+  EXPECT_EQ(big.phys.value, 0x00405012u);
   EXPECT_EQ(big.page_size, 4u << 20);
 
   mode.pse = false;  // the same PDE now points to a page table at 0x400000
   Translation small = go(lin + 0x12, AccessType::kRead, false);
   ASSERT_TRUE(small.ok);
-  EXPECT_EQ(small.phys, 0x7012u);
+  EXPECT_EQ(small.phys.value, 0x7012u);
   EXPECT_EQ(small.page_size, 4096u);
-  EXPECT_EQ(small.pte_addr, 0x00400000u + 5 * 4);
+  EXPECT_EQ(small.pte_addr.value, 0x00400000u + 5 * 4);
 }
 
 TEST_F(PageWalkerTest, Pse36BitsOfA4MPdeAreReserved) {
@@ -160,7 +161,7 @@ TEST_F(PageWalkerTest, Pse36BitsOfA4MPdeAreReserved) {
     EXPECT_FALSE(t.ok) << bit;
     // RSVD wins over the U/S violation; P=1 since the entry is present.
     EXPECT_EQ(t.error_code, 0xFu) << bit;
-    EXPECT_EQ(t.pte_addr, pde_addr(lin));
+    EXPECT_EQ(t.pte_addr.value, pde_addr(lin));
     EXPECT_EQ(go(lin, AccessType::kRead, false).error_code, 0x9u) << bit;
     EXPECT_EQ(pde(lin), v) << bit;  // no A/D
   }
@@ -280,16 +281,16 @@ TEST_F(PageWalkerTest, TopOfTheLinearAddressSpace) {
   set_pte(kTableTop, 0xFFFFF000, 0x6000 | P | RW | US);
   Translation t = go(0xFFFFFFFF, AccessType::kWrite, true);
   ASSERT_TRUE(t.ok);
-  EXPECT_EQ(t.phys, 0x6FFFu);
-  EXPECT_EQ(t.pte_addr, kTableTop + 1023u * 4);
+  EXPECT_EQ(t.phys.value, 0x6FFFu);
+  EXPECT_EQ(t.pte_addr.value, kTableTop + 1023u * 4);
   EXPECT_EQ(pde(0xFFFFF000), kTableTop | P | RW | US | A);
-  EXPECT_EQ(go(0xFFFFF000, AccessType::kRead, false).phys, 0x6000u);
+  EXPECT_EQ(go(0xFFFFF000, AccessType::kRead, false).phys.value, 0x6000u);
 
   set_pde(0xFFC00000, 0xFFC00000 | PS | P | RW);
   Translation big = go(0xFFFFFFFF, AccessType::kRead, false);
   ASSERT_TRUE(big.ok);
-  EXPECT_EQ(big.phys, 0xFFFFFFFFu);
-  EXPECT_EQ(big.pte_addr, kDir + 1023u * 4);
+  EXPECT_EQ(big.phys.value, 0xFFFFFFFFu);
+  EXPECT_EQ(big.pte_addr.value, kDir + 1023u * 4);
 }
 
 TEST_F(PageWalkerTest, TablesOutsideRamReadAsNotPresent) {
@@ -297,20 +298,20 @@ TEST_F(PageWalkerTest, TablesOutsideRamReadAsNotPresent) {
   Translation t = go(0x1000, AccessType::kRead, false);
   EXPECT_FALSE(t.ok);
   EXPECT_EQ(t.error_code, 0u);
-  EXPECT_EQ(t.pte_addr, 0xFEE00000u);
+  EXPECT_EQ(t.pte_addr.value, 0xFEE00000u);
 
   mode.cr3 = kDir;
   set_pde(0x1000, 0xF0000000 | P | RW | US);  // page table beyond RAM
   t = go(0x1000, AccessType::kWrite, true);
   EXPECT_FALSE(t.ok);
   EXPECT_EQ(t.error_code, 6u);
-  EXPECT_EQ(t.pte_addr, 0xF0000004u);
+  EXPECT_EQ(t.pte_addr.value, 0xF0000004u);
 }
 
 TEST_F(PageWalkerTest, IgnoresCr3CacheControlBits) {
   map_4k(0x00401000, 0x5000, P | RW, P | RW);
   mode.cr3 = kDir | 0x18;  // PWT | PCD
-  EXPECT_EQ(go(0x00401010, AccessType::kRead, false).phys, 0x5010u);
+  EXPECT_EQ(go(0x00401010, AccessType::kRead, false).phys.value, 0x5010u);
 }
 
 TEST_F(PageWalkerTest, DescribeNamesTheOutcome) {
@@ -321,6 +322,52 @@ TEST_F(PageWalkerTest, DescribeNamesTheOutcome) {
             "#PF ec=0x7 protection write user (pte @0x2004)");
   EXPECT_EQ(describe(go(0x00C00000, AccessType::kRead, false)),
             "#PF ec=0x0 not present read supervisor (pte @0x100c)");
+}
+
+TEST_F(PageWalkerTest, ReportsTheEntriesAsTheWalkLeftThem) {
+  const uint32_t lin = 0x00401000;
+  map_4k(lin, 0x5000, P | RW | US, P | RW | US);
+  Translation t = go(lin + 8, AccessType::kWrite, true);
+  ASSERT_TRUE(t.ok);
+  EXPECT_EQ(t.pde, kTable | P | RW | US | A);
+  EXPECT_EQ(t.pte, 0x5000 | P | RW | US | A | D);
+  EXPECT_EQ(t.pde, pde(lin));
+  EXPECT_EQ(t.pte, pte(kTable, lin));
+  EXPECT_FALSE(t.large());
+
+  Translation peek = go(lin, AccessType::kRead, true, /*set_ad=*/false);
+  EXPECT_EQ(peek.pte, pte(kTable, lin));  // unchanged: already accessed and dirty
+
+  set_pde(0x00800000, 0x00400000 | PS | P | RW);
+  Translation big = go(0x00800000, AccessType::kWrite, false);
+  ASSERT_TRUE(big.ok);
+  EXPECT_TRUE(big.large());
+  EXPECT_EQ(big.pde, 0x00400000 | PS | P | RW | A | D);
+  EXPECT_EQ(big.pte, 0u);  // a 4 MiB page has no PTE
+}
+
+TEST_F(PageWalkerTest, EntryAddressesIgnoreFlagBits) {
+  // SDM Vol. 3A Figure 4-2: CR3 bits 31:12 and linear bits 31:22 locate the
+  // PDE; PDE bits 31:12 and linear bits 21:12 the PTE.
+  EXPECT_EQ(pde_address(0x12345018, GuestLinear{0xFFFFFFFF}).value, 0x12345FFCu);
+  EXPECT_EQ(pde_address(0x12345000, GuestLinear{0x003FFFFF}).value, 0x12345000u);
+  EXPECT_EQ(pte_address(0x00ABC067, GuestLinear{0xFFFFFFFF}).value, 0x00ABCFFCu);
+  EXPECT_EQ(pte_address(0x00ABC067, GuestLinear{0x00400FFF}).value, 0x00ABC000u);
+}
+
+TEST(AddressTest, PageArithmeticAtTheEdges) {
+  constexpr GuestLinear top{0xFFFFFFFF};
+  static_assert(page_of(top) == GuestLinear{0xFFFFF000});
+  static_assert(page_offset(top) == 0xFFFu);
+  static_assert(page_number(top) == 0xFFFFFu);
+  static_assert(page_of(top) + 0x1000 == GuestLinear{0});  // linear addresses wrap at 4 GiB
+  constexpr GuestPhys high{0x1'2345'6789};
+  static_assert(page_of(high) == GuestPhys{0x1'2345'6000});
+  static_assert(page_offset(high) == 0x789u);
+  static_assert(page_number(high) == 0x12'3456u);
+  static_assert(high + 0x1000 > high);  // physical addresses do not wrap at 4 GiB
+  EXPECT_EQ(page_of(GuestLinear{0x1000}).value, 0x1000u);
+  EXPECT_EQ(page_offset(GuestPhys{0xFFF}), 0xFFFu);
 }
 
 }  // namespace

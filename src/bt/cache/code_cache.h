@@ -33,12 +33,16 @@ struct ExitSlot {
   bool chainable = true;  // false for exits that must reach the dispatcher (STI shadow)
 };
 
+// A Block::pages entry that names no frame: the block lies in one page
+// (pages[1]), or it is a one-instruction block outside the cache.
+inline constexpr uint64_t kNoFrame = ~0ull;
+
 struct Block {
   uint32_t eip = 0;       // guest linear start
   uint32_t guest_len = 0;
   uint32_t mode = 0;
   uint64_t phys = 0;              // guest-physical address of eip
-  uint64_t pages[2] = {~0ull, ~0ull};  // guest-physical frames the code came from
+  uint64_t pages[2] = {kNoFrame, kNoFrame};  // guest-physical frames the code came from
   uint8_t* host = nullptr;
   uint32_t host_len = 0;
   uint32_t insn_count = 0;

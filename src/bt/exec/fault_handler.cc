@@ -6,13 +6,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include <Zydis/Zydis.h>
 
 #include "bt/exec/mmio_emulation.h"
 #include "bt/exec/runtime.h"
-#include "vmm/terminal.h"
 #include "vmm/machine.h"
+#include "vmm/terminal.h"
 
 extern "C" void tv_bt_exit_saved();
 
@@ -21,13 +22,14 @@ namespace {
 
 BtRuntime* g_runtime = nullptr;
 constexpr int kSignals[] = {SIGSEGV, SIGFPE, SIGILL, SIGBUS};
+constexpr int kHostErrorStatus = 2;  // the CLI's exit status for a tv::Error
 
 [[noreturn]] void die(int sig, const siginfo_t* si, const ucontext_t* uc) {
   char msg[256];
   const greg_t* g = uc->uc_mcontext.gregs;
   int n = snprintf(msg, sizeof msg,
-                   "transvisor: internal error: signal %d at host pc %#llx, address %p (last block entered at guest "
-                   "EIP %#x; rsp %#llx r13 %#llx r14 %#llx)\n",
+                   "transvisor: internal error: signal %d at host pc %#llx, address %p (last block entered at "
+                   "guest EIP %#x; rsp %#llx r13 %#llx r14 %#llx)\n",
                    sig, static_cast<unsigned long long>(g[REG_RIP]), si->si_addr,
                    g_runtime ? g_runtime->last_entered_eip() : 0u, static_cast<unsigned long long>(g[REG_RSP]),
                    static_cast<unsigned long long>(g[REG_R13]), static_cast<unsigned long long>(g[REG_R14]));
@@ -37,6 +39,29 @@ constexpr int kSignals[] = {SIGSEGV, SIGFPE, SIGILL, SIGBUS};
   signal(sig, SIG_DFL);
   raise(sig);
   _exit(128 + sig);
+}
+
+// A line built without snprintf (not async-signal-safe).
+struct Line {
+  char text[256];
+  size_t len = 0;
+  Line& operator<<(const char* s) {
+    while (s && *s && len < sizeof text - 1) text[len++] = *s++;
+    return *this;
+  }
+};
+
+// A host failure in the handler: what the CLI prints for a tv::Error, and
+// its exit status, without unwinding.
+[[noreturn]] void fatal_host_error(const mmu::HostStatus& s) {
+  const char* why = strerrordesc_np(s.error);  // a static string, unlike strerror's
+  Line line;
+  line << "transvisor: error: " << (s.what ? s.what : "host call failed") << ": "
+       << (why ? why : "unknown error") << " (in the fault handler)\n";
+  restore_terminal();
+  if (write(STDERR_FILENO, line.text, line.len) < 0) {
+  }
+  _exit(kHostErrorStatus);
 }
 
 void save_guest_state(CpuState& cpu, const ucontext_t* uc) {
@@ -60,7 +85,8 @@ uint8_t fp_exception_vector(BtRuntime& rt, const siginfo_t* si, const uint8_t* p
   ZydisDecoder dec;
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   ZydisDecodedInstruction insn;
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&dec, nullptr, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn)))
+  if (!ZYAN_SUCCESS(
+          ZydisDecoderDecodeInstruction(&dec, nullptr, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn)))
     return kMF;
   bool sse = insn.meta.isa_set == ZYDIS_ISA_SET_SSE || insn.meta.isa_set == ZYDIS_ISA_SET_SSE2;
   if (!sse) return kMF;
@@ -77,118 +103,171 @@ uint32_t write_length(const uint8_t* pc) {
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
   if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn, ops)) ||
       insn.meta.category == ZYDIS_CATEGORY_STRINGOP)
-    return 0x1000;
+    return kPage4K;
   for (unsigned i = 0; i < insn.operand_count; ++i)
-    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
-        ops[i].size >= 8)
+    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && ops[i].size >= 8)
       return ops[i].size / 8;
-  return 0x1000;
+  return kPage4K;
 }
 
-// What the fault means for the guest; false if it is not a guest event.
-bool classify(BtRuntime& rt, int sig, const siginfo_t* si, const ucontext_t* uc, PendingFault& out,
-              bool& is_gate, bool& retry) {
-  is_gate = false;
-  retry = false;
+// What a host signal means for the guest.
+struct Classified {
+  enum class Kind {
+    kNotGuest,     // not raised by the guest: a VMM bug (crash)
+    kRetry,        // dealt with (a hidden fault, open bus, emulated MMIO): rerun the instruction
+    kExitRequest,  // the exit gate, closed by a kick
+    kGuestEvent,   // leave translated code for the dispatcher to act on `pending`
+    kHostError,    // a host call failed: fatal
+  } kind;
+  PendingFault pending{};
+  mmu::HostStatus host{};
+};
+
+Classified retry() { return {Classified::Kind::kRetry}; }
+
+Classified guest_exception(BtRuntime& rt, Event event, FaultKind counter, GuestLinear cr2 = {}) {
+  ++rt.stats().faults[counter];
+  Classified c{Classified::Kind::kGuestEvent};
+  c.pending.kind = PendingFault::Kind::kException;
+  c.pending.event = event;
+  c.pending.linear = cr2;
+  return c;
+}
+
+Classified unhandled(uint64_t address) {
+  Classified c{Classified::Kind::kGuestEvent};
+  c.pending.kind = PendingFault::Kind::kUnhandled;
+  c.pending.unhandled_address = address;
+  return c;
+}
+
+Classified code_write(BtRuntime& rt, const mmu::WindowAddress& at, GuestPhys frame,
+                      const uint8_t* pc) {
+  ++rt.stats().faults[FaultKind::kCodePageWrite];
+  Classified c{Classified::Kind::kGuestEvent};
+  c.pending.kind = PendingFault::Kind::kCodeWrite;
+  c.pending.frame = frame;
+  c.pending.linear = at.linear();
+  c.pending.view = at.view;
+  c.pending.write_len = write_length(pc);
+  return c;
+}
+
+// Guest-physical memory outside RAM: an open-bus page for reads nothing
+// decodes, else the device access is emulated from the host instruction.
+Classified device_memory(BtRuntime& rt, const mmu::WindowAddress& at, bool write, GuestPhys phys,
+                         ucontext_t* uc) {
+  dev::Bus& mmio = rt.machine().mmio();
+  if (!write && !mmio.claimed(phys.value)) {
+    if (mmu::HostStatus s = rt.mmu().map_open_bus(at.view, at.linear()); !s.ok())
+      return {Classified::Kind::kHostError, {}, s};
+    ++rt.stats().faults[FaultKind::kOpenBus];
+    return retry();
+  }
+  mmio.defer_logs(true);  // spdlog may not run here; the dispatcher logs later
+  const bool emulated = emulate_device_access(uc, mmio, phys);
+  mmio.defer_logs(false);
+  if (emulated) {
+    // Translate this instruction again as a device callout (adaptive
+    // translation; the ring is fixed-size and the kick async-signal-safe).
+    rt.note_device_access(reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]));
+    ++rt.stats().faults[FaultKind::kDeviceMemory];
+    return retry();
+  }
+  ++rt.stats().faults[FaultKind::kUnmapped];
+  return unhandled(phys.value);
+}
+
+// A SIGSEGV in one of the active space's windows.
+Classified window_fault(BtRuntime& rt, const mmu::WindowAddress& at, ucontext_t* uc) {
+  if (at.in_guard()) return unhandled(at.offset);  // a string instruction ran off the window
+  const bool write = (uc->uc_mcontext.gregs[REG_ERR] & kPfWrite) != 0;  // the host #PF error code
+  const mmu::FaultOutcome r = rt.mmu().handle_fault(at.view, at.linear(), write);
+  switch (r.kind) {
+    case mmu::FaultOutcome::Kind::kRetry:
+      ++rt.stats().faults[FaultKind::kHidden];
+      return retry();
+    case mmu::FaultOutcome::Kind::kPageFault:
+      return guest_exception(rt, Event{kPF, EventKind::kException, true, r.error_code},
+                             FaultKind::kPf, at.linear());
+    case mmu::FaultOutcome::Kind::kCodeWrite:
+      return code_write(rt, at, r.phys,
+                        reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]));
+    case mmu::FaultOutcome::Kind::kNotRam:
+      return device_memory(rt, at, write, r.phys, uc);
+    case mmu::FaultOutcome::Kind::kHostError:
+      return {Classified::Kind::kHostError, {}, r.host};
+  }
+  return {Classified::Kind::kNotGuest};
+}
+
+Classified classify(BtRuntime& rt, int sig, const siginfo_t* si, ucontext_t* uc) {
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
-  out = {};
   switch (sig) {
     case SIGFPE: {
-      out.kind = PendingFault::Kind::kException;
-      uint8_t v = fp_exception_vector(rt, si, pc);
-      out.event = Event{v, EventKind::kException};
-      ++rt.stats().faults[v == kDE ? FaultKind::kDe : v == kMF ? FaultKind::kMf : v == kXM ? FaultKind::kXm : FaultKind::kUd];
-      return true;
+      const uint8_t v = fp_exception_vector(rt, si, pc);
+      const FaultKind k = v == kDE   ? FaultKind::kDe
+                          : v == kMF ? FaultKind::kMf
+                          : v == kXM ? FaultKind::kXm
+                                     : FaultKind::kUd;
+      return guest_exception(rt, Event{v, EventKind::kException}, k);
     }
     case SIGILL:
-      out.kind = PendingFault::Kind::kException;
-      out.event = Event{kUD, EventKind::kException};
-      ++rt.stats().faults[FaultKind::kUd];
-      return true;
+      return guest_exception(rt, Event{kUD, EventKind::kException}, FaultKind::kUd);
     case SIGSEGV:
       break;
     default:
-      return false;
+      return {Classified::Kind::kNotGuest};
   }
-  if (rt.area().is_gate(si->si_addr)) {
-    is_gate = true;
-    return true;
-  }
-  if (si->si_code == SI_KERNEL) {  // a #GP in the host, e.g. a misaligned SSE operand
-    out.kind = PendingFault::Kind::kException;
-    out.event = Event{kGP, EventKind::kException, true, 0};
-    ++rt.stats().faults[FaultKind::kGp];
-    return true;
-  }
-  mmu::View view;
-  uint64_t off;
-  if (!rt.mmu().locate(si->si_addr, view, off)) return false;
-  if (off >= (1ull << 32)) {  // the guards: a string instruction ran off the window
-    out.kind = PendingFault::Kind::kUnhandled;
-    out.address = off;
-    return true;
-  }
-  bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
-  mmu::FaultOutcome r = rt.mmu().handle_fault(view, uint32_t(off), write);
-  switch (r.kind) {
-    case mmu::FaultOutcome::Kind::kRetry:
-      retry = true;
-      ++rt.stats().faults[FaultKind::kHidden];
-      return true;
-    case mmu::FaultOutcome::Kind::kPageFault:
-      out.kind = PendingFault::Kind::kException;
-      out.event = Event{kPF, EventKind::kException, true, r.error_code};
-      out.address = off;
-      ++rt.stats().faults[FaultKind::kPf];
-      return true;
-    case mmu::FaultOutcome::Kind::kCodeWrite:
-      out.kind = PendingFault::Kind::kCodeWrite;
-      out.frame = r.phys;
-      out.address = off;
-      out.view = view;
-      out.write_len = write_length(pc);
-      ++rt.stats().faults[FaultKind::kCodePageWrite];
-      return true;
-    case mmu::FaultOutcome::Kind::kNotRam:
-      // Nothing decodes there: reads see all-ones through an open-bus page.
-      if (!write && !rt.machine().mmio().claimed(r.phys)) {
-        rt.mmu().map_open_bus(view, uint32_t(off));
-        retry = true;
-        ++rt.stats().faults[FaultKind::kOpenBus];
-        return true;
-      }
-      // SAFETY: device models run here, in the signal handler, but only
-      // ever with translated code (never C++) interrupted.
-      if (emulate_device_access(const_cast<ucontext_t*>(uc), rt.machine().mmio(), r.phys)) {
-        rt.note_device_access(pc);
-        retry = true;
-        ++rt.stats().faults[FaultKind::kDeviceMemory];
-        return true;
-      }
-      out.kind = PendingFault::Kind::kUnhandled;
-      out.address = r.phys;
-      ++rt.stats().faults[FaultKind::kUnmapped];
-      return true;
-  }
-  return true;
+  if (rt.area().is_gate(si->si_addr)) return {Classified::Kind::kExitRequest};
+  if (si->si_code == SI_KERNEL)  // a #GP in the host, e.g. a misaligned SSE operand
+    return guest_exception(rt, Event{kGP, EventKind::kException, true, 0}, FaultKind::kGp);
+  if (std::optional<mmu::WindowAddress> at = rt.mmu().locate(si->si_addr))
+    return window_fault(rt, *at, uc);
+  return {Classified::Kind::kNotGuest};
 }
 
 void on_fault(int sig, siginfo_t* si, void* context) {
+  // SAFETY: everything from here runs in signal context on the vCPU
+  // thread, and only with translated code interrupted: a fault whose PC is
+  // not in the code cache (a VMM bug, or a fault nested in this handler,
+  // which SA_NODEFER lets in) dies at once. Translated code has no unwind
+  // information and a signal frame cannot be unwound, so nothing below may
+  // throw; nor may it allocate, lock or log (malloc, std containers that
+  // grow, spdlog): an allocation can fail or throw and a lock can be held
+  // by another thread. What runs here: the page walker, the shadow MMU's
+  // handle_fault and map_open_bus (preallocated tables; mmap/mprotect
+  // failures come back as HostStatus), Zydis decoding, read-only code-cache
+  // lookups, stats counters, and the MMIO bus with its logging deferred to
+  // the dispatcher (device models behind it keep to the same rule; the
+  // machine's after-access hook only re-arms a timer). A host failure ends
+  // the process here: one line through write(2), the terminal restored,
+  // _exit.
   auto* uc = static_cast<ucontext_t*>(context);
   BtRuntime* rt = g_runtime;
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
-  PendingFault pending;
-  bool is_gate = false, retry = false;
-  if (!rt || !rt->cache().holds(pc) || !classify(*rt, sig, si, uc, pending, is_gate, retry))
-    die(sig, si, uc);
-  if (retry) return;  // a hidden fault: the page is mapped now
+  if (!rt || !rt->cache().holds(pc)) die(sig, si, uc);
+  Classified c = classify(*rt, sig, si, uc);
+  switch (c.kind) {
+    case Classified::Kind::kNotGuest:
+      die(sig, si, uc);
+    case Classified::Kind::kHostError:
+      fatal_host_error(c.host);
+    case Classified::Kind::kRetry:
+      return;  // the page is mapped now, or RIP is past the emulated access
+    case Classified::Kind::kExitRequest:
+    case Classified::Kind::kGuestEvent:
+      break;
+  }
   Block* block = rt->cache().block_at_host(pc);
   if (!block) die(sig, si, uc);
   CpuState& cpu = rt->cpu();
   save_guest_state(cpu, uc);
   cpu.eip = block->guest_eip_at(pc);
-  cpu.exit_reason = uint32_t(is_gate ? ExitReason::kExitRequest : ExitReason::kFault);
-  rt->pending_fault() = pending;
+  cpu.exit_reason = uint32_t(c.kind == Classified::Kind::kExitRequest ? ExitReason::kExitRequest
+                                                                      : ExitReason::kFault);
+  rt->pending_fault() = c.pending;
   // SAFETY: resumes the interrupted thread at tv_bt_exit_saved with R15
   // still pointing at the CpuState; that routine resets RSP from
   // cpu.host_rsp, so the translated code's stack position does not matter.

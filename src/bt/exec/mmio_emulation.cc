@@ -64,7 +64,7 @@ uint64_t sign_extend(uint64_t v, unsigned bytes) {
 
 }  // namespace
 
-bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, uint64_t phys) {
+bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, GuestPhys phys) {
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
   ZydisDecoder dec;
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
@@ -79,14 +79,14 @@ bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, uint64_t phys) {
     case ZYDIS_MNEMONIC_MOVSX: {
       if (dst.type == ZYDIS_OPERAND_TYPE_REGISTER && src.type == ZYDIS_OPERAND_TYPE_MEMORY) {
         unsigned bytes = src.size / 8;
-        uint64_t v = bus.read(phys, bytes);
+        uint64_t v = bus.read(phys.value, bytes);
         if (insn.mnemonic == ZYDIS_MNEMONIC_MOVSX) v = sign_extend(v, bytes);
         if (!write_reg(uc, dst.reg.value, v)) return false;
       } else if (dst.type == ZYDIS_OPERAND_TYPE_MEMORY && insn.mnemonic == ZYDIS_MNEMONIC_MOV) {
         uint64_t v = 0;
         if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) v = src.imm.value.u;
         else if (!read_reg(uc, src.reg.value, v)) return false;
-        bus.write(phys, dst.size / 8, v);
+        bus.write(phys.value, dst.size / 8, v);
       } else {
         return false;
       }

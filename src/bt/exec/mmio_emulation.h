@@ -10,13 +10,15 @@
 
 #include <cstdint>
 
+#include "base/address.h"
 #include "devices/bus.h"
 
 namespace tv::bt {
 
 // Performs the access of the host instruction at the signal frame's RIP
 // against `bus` at guest-physical `phys` and advances RIP past it. Returns
-// false if the instruction is not one it knows.
-bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, uint64_t phys);
+// false if the instruction is not one it knows. Runs in the fault handler:
+// allocates nothing, throws nothing (the caller defers the bus's logging).
+bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, GuestPhys phys);
 
 }  // namespace tv::bt

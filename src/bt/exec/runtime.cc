@@ -202,13 +202,13 @@ bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) { return machin
 bool BtRuntime::stop_requested() const { return machine_.stop_requested(); }
 
 void BtRuntime::flush_cache(InvalidationCause cause) {
-  for (uint64_t frame : cache_->flush()) mmu_.untrace_frame(frame);
+  for (uint64_t frame : cache_->flush()) mmu_.untrace_frame(GuestPhys{frame});
   stats_.invalidations[cause] += 1;
 }
 
 void BtRuntime::invalidate_frame(uint64_t frame, InvalidationCause cause) {
   stats_.invalidations[cause] += cache_->invalidate_page(frame);
-  mmu_.untrace_frame(frame);
+  mmu_.untrace_frame(GuestPhys{frame});
 }
 
 void BtRuntime::paging_changed(bool cr3_written) {
@@ -239,15 +239,15 @@ void BtRuntime::paging_changed(bool cr3_written) {
 }
 
 void BtRuntime::invalidate_linear(uint32_t linear) {
-  if (mmu_.invalidate_page(linear)) {  // a whole 4 MiB region went
+  const GuestLinear page = page_of(GuestLinear{linear});
+  if (mmu_.invalidate_page(page)) {  // a whole 4 MiB region went
     cache_->jump_cache_clear();
     cache_->unchain_cross_page();
     return;
   }
-  uint32_t page = linear & ~0xFFFu;
-  cache_->jump_cache_drop_page(page - cs_base_);
-  cache_->jump_cache_drop_page(page - 0x1000 - cs_base_);  // blocks running into this page
-  cache_->unchain_cross_page_into(page);
+  cache_->jump_cache_drop_page(page.value - cs_base_);
+  cache_->jump_cache_drop_page(page.value - kPage4K - cs_base_);  // blocks running into this page
+  cache_->unchain_cross_page_into(page.value);
 }
 
 // Indirect branches to `block` will hit the jump cache from now on (until
@@ -287,11 +287,12 @@ void BtRuntime::after_iret() {
   if (!last_pf_.valid || area_.cpu().eip != last_pf_.eip) return;
   last_pf_.valid = false;
   auto view = last_pf_.user ? mmu::View::kUser : mmu::View::kSupervisor;
-  mmu_.handle_fault(view, last_pf_.linear, last_pf_.write);
+  mmu::FaultOutcome r = mmu_.handle_fault(view, last_pf_.linear, last_pf_.write);
+  if (r.kind == mmu::FaultOutcome::Kind::kHostError) mmu::throw_if_failed(r.host);
 }
 
 void BtRuntime::note_write(uint64_t frame) {
-  if (!mmu_.traced(frame)) return;  // traced == holds translated code
+  if (!mmu_.traced(GuestPhys{frame})) return;  // traced == holds translated code
   invalidate_frame(frame, InvalidationCause::kHelperWrite);
   code_written_ = true;
 }
@@ -306,7 +307,7 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
     req.code = cache_->scratch();
     auto block = translator_->translate(req, &end);
     if (!block) throw Error("a one-instruction block does not fit the scratch area");
-    block->pages[0] = block->pages[1] = ~0ull;
+    block->pages[0] = block->pages[1] = kNoFrame;
     return cache_->insert_scratch(std::move(block));
   }
   auto block = translator_->translate(req, &end);
@@ -316,15 +317,15 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
     if (!block) throw Error("a block does not fit in an empty translation cache; raise --tc-size");
   }
   for (uint64_t page : block->pages)
-    if (page != ~0ull) mmu_.trace_frame(page);
-  block->linear_page = (cs_base_ + eip) & ~0xFFFu;
+    if (page != kNoFrame) mmu_.trace_frame(GuestPhys{page});
+  block->linear_page = page_of(GuestLinear{cs_base_ + eip}).value;
   if (mode_ & Mode::kPaging) {
     bool user = area_.cpu().cpl == 3;
     auto global = [&](uint32_t lin) {
-      auto t = mmu_.translate(lin, mmu::AccessType::kRead, user, false);
+      auto t = mmu_.translate(GuestLinear{lin}, mmu::AccessType::kRead, user, false);
       return t.ok && t.global && mmu_.paging().pge;
     };
-    block->global = global(block->linear_page) && (block->pages[1] == ~0ull || global(block->linear_page + 0x1000));
+    block->global = global(block->linear_page) && (block->pages[1] == kNoFrame || global(block->linear_page + kPage4K));
   }
   Block* b = cache_->insert(std::move(block), end);
   if (perf_map_) std::fprintf(perf_map_, "%lx %x tv:%08x\n", reinterpret_cast<unsigned long>(b->host), b->host_len, b->eip);
@@ -336,13 +337,13 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
 
 Block* BtRuntime::find_block(uint32_t eip) {
   ++stats_.block_lookups;
-  uint32_t linear = cs_base_ + eip;
-  uint64_t phys = memory_.translate(linear, Access::kRead).value;
+  const GuestLinear linear{cs_base_ + eip};
+  uint64_t phys = memory_.translate(linear.value, Access::kRead).value;
   // A block whose last instruction runs into the next page is only valid
   // while that page still maps the frame it was translated from.
   auto second_page_ok = [&](const Block& b) {
-    if (b.pages[1] == ~0ull || !(mode_ & Mode::kPaging)) return true;
-    return (memory_.translate((linear & ~0xFFFu) + 0x1000, Access::kRead).value & ~0xFFFull) == b.pages[1];
+    if (b.pages[1] == kNoFrame || !(mode_ & Mode::kPaging)) return true;
+    return page_of(memory_.translate((page_of(linear) + kPage4K).value, Access::kRead)).value == b.pages[1];
   };
   Block* b = cache_->lookup(phys, eip, mode_, second_page_ok);
   if (b) {
@@ -356,18 +357,21 @@ Block* BtRuntime::find_block(uint32_t eip) {
     // tables map the same code (the walk does not set A: nothing is accessed).
     // Parked links of a page all target blocks in it (and maybe the next).
     const bool user = area_.cpu().cpl == 3;
-    uint64_t frames[2] = {~0ull - 1, ~0ull - 1};  // not walked yet
-    auto frame_of = [&](uint32_t page) {
-      uint64_t& f = frames[page != b->linear_page];
-      if (f == ~0ull - 1) {
-        auto t = mmu_.translate(page, mmu::AccessType::kRead, user, false);
-        f = t.ok ? t.phys & ~0xFFFull : ~0ull;
+    struct {
+      bool walked = false;
+      std::optional<GuestPhys> frame;  // none: the walk faults
+    } frames[2];                       // b's page and the next, walked once each
+    auto maps = [&](uint32_t page, uint64_t frame) {
+      auto& f = frames[page != b->linear_page];
+      if (!f.walked) {
+        auto t = mmu_.translate(GuestLinear{page}, mmu::AccessType::kRead, user, false);
+        f = {true, t.ok ? std::optional(page_of(t.phys)) : std::nullopt};
       }
-      return f;
+      return f.frame && f.frame->value == frame;
     };
     auto mapped = [&](const Block& t) {
-      return frame_of(t.linear_page) == t.pages[0] &&
-             (t.pages[1] == ~0ull || frame_of(t.linear_page + 0x1000) == t.pages[1]);
+      return maps(t.linear_page, t.pages[0]) &&
+             (t.pages[1] == kNoFrame || maps(t.linear_page + kPage4K, t.pages[1]));
     };
     cache_->unpark(*b, mode_, cs_base_, mapped);
   }
@@ -396,10 +400,10 @@ bool BtRuntime::handle_pending_fault() {
   switch (f.kind) {
     case PendingFault::Kind::kException:
       if (f.event.vector == kPF) {
-        area_.cpu().cr2 = uint32_t(f.address);
-        invalidate_linear(uint32_t(f.address));  // a #PF drops the page's TLB entry (Linux relies on it)
-        last_pf_ = {true, uint32_t(f.address), area_.cpu().eip, (f.event.error_code & 2) != 0,
-                    (f.event.error_code & 4) != 0};
+        area_.cpu().cr2 = f.linear.value;
+        invalidate_linear(f.linear.value);  // a #PF drops the page's TLB entry (Linux relies on it)
+        last_pf_ = {true, f.linear, area_.cpu().eip, (f.event.error_code & kPfWrite) != 0,
+                    (f.event.error_code & kPfUser) != 0};
       }
       return deliver(f.event);
     case PendingFault::Kind::kCodeWrite: {
@@ -408,12 +412,12 @@ bool BtRuntime::handle_pending_fault() {
       // page writable and the frame stays traced.
       // A write of unknown size, or one running into the next page (which
       // faults on its own), takes the whole frame.
-      uint32_t lo = uint32_t(f.address & 0xFFF), hi = lo + f.write_len;
-      if (hi > 0x1000) lo = 0, hi = 0x1000;
-      stats_.invalidations[InvalidationCause::kCodePageWrite] += cache_->invalidate_range(f.frame, lo, hi);
-      if (cache_->page_has_code(f.frame)) {
-        mmu_.open_for_write(f.view, uint32_t(f.address), f.frame);
-        open_write_ = {true, f.view, uint32_t(f.address), f.frame};
+      uint32_t lo = page_offset(f.linear), hi = lo + f.write_len;
+      if (hi > kPage4K) lo = 0, hi = kPage4K;
+      stats_.invalidations[InvalidationCause::kCodePageWrite] += cache_->invalidate_range(f.frame.value, lo, hi);
+      if (cache_->page_has_code(f.frame.value)) {
+        mmu_.open_for_write(f.view, f.linear, f.frame);
+        open_write_ = {true, f.view, f.linear, f.frame};
       } else {
         mmu_.untrace_frame(f.frame);
       }
@@ -423,7 +427,7 @@ bool BtRuntime::handle_pending_fault() {
     case PendingFault::Kind::kUnhandled:
       throw Error(fmt::format("unimplemented: guest instruction at EIP {:#x} accesses {:#x} outside RAM in a way "
                               "that is not emulated",
-                              area_.cpu().eip, f.address));
+                              area_.cpu().eip, f.unhandled_address));
     case PendingFault::Kind::kNone:
       return true;
   }
@@ -483,7 +487,7 @@ VcpuExit BtRuntime::run() {
       // With paging, a jump to another page (or into a block that runs
       // into the next page) holds only while the mappings do: such chains
       // are undone on every CR3 write and INVLPG.
-      bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0 && block->pages[1] == ~0ull;
+      bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0 && block->pages[1] == kNoFrame;
       cache_->chain(last_slot, block, !same_page && (mode_ & Mode::kPaging));
     }
     last_slot = nullptr;
@@ -506,6 +510,7 @@ VcpuExit BtRuntime::run() {
       }
     }
     if (fatal_) throw Error(*fatal_);
+    machine_.mmio().flush_deferred_logs();  // what the fault handler's MMIO path could not log
     if (device_ring_tail_ != device_ring_head_) {
       retranslate_device_accesses();
       last_slot = nullptr;  // its block may be gone

@@ -35,10 +35,11 @@ namespace tv::bt {
 struct PendingFault {
   enum class Kind { kNone, kException, kCodeWrite, kUnhandled } kind = Kind::kNone;
   Event event{};
-  uint64_t frame = 0;      // kCodeWrite: the guest-physical frame written
+  GuestPhys frame{};       // kCodeWrite: the guest-physical frame written
   uint32_t write_len = 0;  // kCodeWrite: bytes written (4096: unknown)
   mmu::View view = mmu::View::kSupervisor;  // kCodeWrite: the view written through
-  uint64_t address = 0;    // kUnhandled: the window offset accessed; kException #PF: CR2
+  GuestLinear linear{};    // kCodeWrite: the address written; kException #PF: CR2
+  uint64_t unhandled_address = 0;  // kUnhandled: the physical address, or the window offset (a guard)
 };
 
 class BtRuntime final : public Backend, public CalloutContext {
@@ -166,13 +167,14 @@ class BtRuntime final : public Backend, public CalloutContext {
   struct {
     bool open;
     mmu::View view;
-    uint32_t linear;
-    uint64_t frame;
+    GuestLinear linear;
+    GuestPhys frame;
   } open_write_{};
   std::FILE* perf_map_ = nullptr;
   struct {
     bool valid;
-    uint32_t linear, eip;
+    GuestLinear linear;
+    uint32_t eip;
     bool write, user;
   } last_pf_{};
 };

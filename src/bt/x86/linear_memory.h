@@ -97,25 +97,17 @@ class LinearMemory {
   // (SDM Vol. 3A 4.6.1), and stacks, at the stack segment's privilege.
   GuestPhys translate(uint32_t linear, Access access) const {
     if (!mmu_ || !mmu_->paging().enabled) return GuestPhys{linear};
-    uint64_t hit;
-    if (mmu_->tlb_lookup(linear, access_cpl() == 3, access == Access::kWrite, hit)) return GuestPhys{hit};
+    if (auto hit = mmu_->tlb_lookup(GuestLinear{linear}, access_cpl() == 3, access == Access::kWrite)) return *hit;
     return translate_walk(linear, access);
   }
   // The TLB missed: walk (and fill it), or raise the #PF.
   [[gnu::noinline]] GuestPhys translate_walk(uint32_t linear, Access access) const {
-    bool user = access_cpl() == 3;
-    if (access == Access::kRead) {
-      uint64_t phys;
-      uint32_t error;
-      if (mmu_->translate_read(linear, user, phys, error)) return GuestPhys{phys};
-      cpu_.cr2 = linear;
-      throw fault(kPF, error);
-    }
-    uint64_t phys;
-    uint32_t error;
-    if (mmu_->translate_write(linear, user, phys, error)) return GuestPhys{phys};
+    const bool user = access_cpl() == 3;
+    mmu::PhysOrFault r = access == Access::kRead ? mmu_->translate_read(GuestLinear{linear}, user)
+                                                 : mmu_->translate_write(GuestLinear{linear}, user);
+    if (r.ok) return r.phys;
     cpu_.cr2 = linear;
-    throw fault(kPF, error);
+    throw fault(kPF, r.error_code);
   }
 
   // Makes the accesses inside its lifetime at privilege `cpl` (stack
