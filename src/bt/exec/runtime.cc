@@ -187,7 +187,7 @@ void BtRuntime::retranslate_device_accesses() {
   while (device_ring_tail_ != device_ring_head_) {
     const uint8_t* pc = device_ring_[device_ring_tail_++ % kDeviceRing];
     Block* b = cache_->block_at_host(pc);
-    if (!b || !b->valid || b->pages[0] == ~0ull) continue;
+    if (!b || !b->valid || b->pages[0] == kNoFrame) continue;
     uint32_t eip = b->guest_eip_at(pc);
     uint32_t offset = uint32_t((b->phys & 0xFFF) + (eip - b->eip));
     if (offset >= 0x1000 || !device_eips_.insert(cs_base_ + eip).second) continue;

@@ -17,7 +17,7 @@ std::string disassemble_guest(const Block& block, LinearMemory& memory) {
   auto byte_at = [&](uint32_t k) -> uint8_t {
     uint64_t off = (block.phys & 0xFFF) + k;
     uint64_t frame = off < 4096 ? block.pages[0] : block.pages[1];
-    const uint8_t* p = frame == ~0ull ? nullptr : memory.ram().host(GuestPhys{frame + (off & 0xFFF)});
+    const uint8_t* p = frame == kNoFrame ? nullptr : memory.ram().host(GuestPhys{frame + (off & 0xFFF)});
     return p ? *p : 0xFF;
   };
   uint32_t eip = block.eip;
