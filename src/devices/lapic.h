@@ -107,6 +107,7 @@ class LocalApic final : public IoDevice, public TimedDevice, public InterruptSou
   bool take_nmi();
   bool take_init();
   std::optional<uint8_t> take_sipi();
+  bool nmi_pending() const { return nmi_pending_; }
   // An NMI, INIT or SIPI is waiting (wakes a halted vCPU).
   bool cpu_event_pending() const {
     return nmi_pending_ || init_pending_ || sipi_vector_.has_value();

@@ -120,7 +120,9 @@ void Machine::load_kernel() {
   fw::write_acpi_tables(memory_, tables);
   fw::write_mp_table(memory_, tables);
   if (has_multiboot_header(image)) {
-    boot_ = load_multiboot(memory_, image, config_.append, modules);
+    // The kernel's path first, as QEMU's and GRUB's multiboot loaders pass
+    // it (kernels read their arguments from argv[1] on).
+    boot_ = load_multiboot(memory_, image, config_.kernel + " " + config_.append, modules);
     return;
   }
   if (is_bzimage(image)) {
@@ -207,7 +209,7 @@ void Machine::wait_for_interrupt() {
   flush_output();
   for (;;) {
     service_devices();
-    if (stop_ || platform_->interrupt_source().interrupt_pending()) return;
+    if (stop_ || platform_->interrupt_source().interrupt_pending() || platform_->nmi_pending()) return;
     std::unique_lock lock(input_mutex_);
     auto deadline = next_deadline();
     auto ready = [this] { return input_pending_; };

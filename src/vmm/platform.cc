@@ -99,6 +99,8 @@ dev::InterruptSource& Platform::interrupt_source() { return *lapic_; }
 
 dev::IrqSink& Platform::isa_irq() { return *isa_; }
 
+bool Platform::nmi_pending() const { return lapic_->nmi_pending(); }
+
 bool Platform::take_nmi() { return lapic_->take_nmi(); }
 
 std::vector<std::pair<const dev::IoDevice*, dev::TimedDevice*>> Platform::timed_devices() const {

@@ -43,7 +43,8 @@ class Platform {
   dev::IrqSink& isa_irq();
   // What the vCPU takes interrupts from.
   dev::InterruptSource& interrupt_source();
-  // A pending NMI (LINT1, an NMI IPI or message), consumed.
+  // A pending NMI (LINT1, an NMI IPI or message): consumed by take_nmi().
+  bool nmi_pending() const;
   bool take_nmi();
   dev::PicPair& pic() { return *pic_; }
   dev::LocalApic& lapic() { return *lapic_; }

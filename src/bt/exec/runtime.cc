@@ -260,6 +260,7 @@ const uint8_t* BtRuntime::continue_inline() {
   CpuState& cpu = area_.cpu();
   if (shutdown_ || halted_ || fatal_ || single_step_next_ || cpu.sti_shadow ||
       pending_.kind != PendingFault::Kind::kNone || exit_requested() || stop_requested() ||
+      (!cpu.nmi_blocked && machine_.platform().nmi_pending()) ||
       interrupt_deliverable())
     return nullptr;
   if (mode_dirty_) update_mode();
@@ -444,9 +445,11 @@ VcpuExit BtRuntime::run() {
       return VcpuExit::kExitRequest;
     }
     if (stop_requested()) return VcpuExit::kExitRequest;
-    if (machine_.platform().take_nmi()) {  // NMIs are not masked by IF (SDM Vol. 3A 6.7.1)
+    // NMIs are not masked by IF, only by a running NMI handler (SDM Vol. 3A 6.7.1).
+    if (!cpu.nmi_blocked && machine_.platform().take_nmi()) {
       halted_ = false;
       deliver(Event{kNMI, EventKind::kExternal});
+      cpu.nmi_blocked = 1;
       last_slot = nullptr;
       continue;
     }

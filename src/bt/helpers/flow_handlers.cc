@@ -48,6 +48,7 @@ CalloutResult handle_far_ret(CalloutContext& ctx, CpuState& cpu, const CalloutSi
 }
 
 CalloutResult handle_iret(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site) {
+  cpu.nmi_blocked = 0;  // IRET unblocks NMIs even if it faults (SDM Vol. 3A 6.7.1)
   iret(cpu, ctx.memory(), site.insn.operand_width == 32);
   ctx.mode_changed();
   ctx.after_iret();

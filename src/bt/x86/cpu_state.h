@@ -98,6 +98,7 @@ struct alignas(64) CpuState {
   uint8_t cpl = 0;
   uint8_t halted = 0;
   uint8_t sti_shadow = 0;  // interrupts blocked for one instruction after STI / MOV SS
+  uint8_t nmi_blocked = 0;  // an NMI handler runs: NMIs wait for the next IRET (SDM Vol. 3A 6.7.1)
   // The exec layer's vCPU that owns this state (the callout entry finds
   // its context here, so translated code can be shared between vCPUs).
   void* vcpu = nullptr;
