@@ -13,15 +13,6 @@ bool check_field(const char *name, const char *field, uint32_t got, uint32_t wan
   return check(got == want, "%s: %s 0x%x want 0x%x", name, field, got, want);
 }
 
-void group_done(const char *group, unsigned before) {
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", group);
-  } else {
-    printf("%s: %u failed\n", group, failed);
-  }
-}
-
 /* With "seglimits" on the command line only the data-segment limit and
  * type checks run (the seglimits guest): they need a backend that checks
  * limits on every access, which not every backend does yet. */

@@ -54,10 +54,6 @@ bool check_field(const char *name, const char *field, uint32_t got, uint32_t wan
  * from the SDM and from hardware in the way `what` describes; the caller
  * then skips those checks, and a note says so. Elsewhere false. */
 
-/* Prints "<group>: ok", or "<group>: N failed" if checks failed since
- * check_failures() returned `before`. */
-void group_done(const char *group, unsigned before);
-
 /* The groups, one per file, in the order kmain runs them. */
 void test_alu(void);
 void test_shift(void);

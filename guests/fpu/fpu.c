@@ -7,13 +7,6 @@
  * faults. */
 #include "fpu.h"
 
-#define CR0_MP (1u << 1)
-#define CR0_EM (1u << 2)
-#define CR0_TS (1u << 3)
-#define CR0_NE (1u << 5)
-#define CR4_OSFXSR (1u << 9)
-#define CR4_OSXMMEXCPT (1u << 10)
-
 /* CPUID.01H:EDX (SDM Vol. 2A, Table 3-11): FPU, CMOV (for FCOMI), MMX,
  * FXSR, SSE, SSE2. */
 #define CPUID_NEEDED ((1u << 0) | (1u << 15) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26))

@@ -8,6 +8,14 @@
 
 #include "guest.h"
 
+/* The CR0 and CR4 bits that govern the FPU (SDM Vol. 3A 2.5). */
+#define CR0_MP (1u << 1)
+#define CR0_EM (1u << 2)
+#define CR0_TS (1u << 3)
+#define CR0_NE (1u << 5)
+#define CR4_OSFXSR (1u << 9)
+#define CR4_OSXMMEXCPT (1u << 10)
+
 /* x87 control word (SDM Vol. 1 8.1.5): all exceptions masked (0x3F), bit 6
  * reserved as 1, precision control in bits 8-9, rounding in bits 10-11. */
 #define FCW_MASKED 0x007f
@@ -51,9 +59,6 @@ bool check_f80(struct f80 got, uint64_t mant, uint16_t sign_exp, const char *wha
 /* True when running on QEMU TCG (CPUID brand "QEMU ..."), which departs
  * from the SDM and from hardware in the way `what` describes; the caller
  * then skips that part of a check, and a note says so. Elsewhere false. */
-
-/* Prints "<group>: ok" or "<group>: N failed" for the checks since `before`. */
-void group_done(const char *group, unsigned before);
 
 void test_x87_arith(void);
 void test_x87_convert(void);

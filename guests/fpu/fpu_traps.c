@@ -17,13 +17,6 @@
  */
 #include "fpu.h"
 
-#define CR0_MP (1u << 1)
-#define CR0_EM (1u << 2)
-#define CR0_TS (1u << 3)
-#define CR0_NE (1u << 5)
-#define CR4_OSFXSR (1u << 9)
-#define CR4_OSXMMEXCPT (1u << 10)
-
 #define FCW_ZM 0x04 /* zero-divide mask */
 #define MXCSR_UNMASK_ZE (MXCSR_DEFAULT & ~0x200u)
 #define FSW_ES 0x80

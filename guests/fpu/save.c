@@ -18,23 +18,29 @@
   "fldpi\n\tfistpl %[scratch]\n\t"                                          \
   "fld1\n\tfldpi\n\tfldz\n\t"
 
+/* check_eq() on one field of a save image, named "<what> <field>". */
+static void check_image_field(uint32_t got, uint32_t want, const char *what, const char *field) {
+  check(got == want, "%s %s: got 0x%x want 0x%x", what, field, got, want);
+}
+
+/* The stack X87_STATE_ASM leaves: ST0 = 0, ST1 = pi, ST2 = 1. */
+static void check_saved_stack(const struct f80 st[3], const char *what) {
+  check_f80(st[0], 0, 0, what);
+  check_f80(st[1], 0xc90fdaa22168c235ull, 0x4000, what);
+  check_f80(st[2], 0x8000000000000000ull, 0x3fff, what);
+}
+
 static void check_x87_image(const uint8_t *img, const char *what) {
   uint16_t fcw, fsw, ftw;
   memcpy(&fcw, img + 0, 2);
   memcpy(&fsw, img + 4, 2);
   memcpy(&ftw, img + 8, 2);
-  char name[48];
-  snprintf(name, sizeof name, "%s control word", what);
-  check_eq(fcw, SAVE_FCW, name);
-  snprintf(name, sizeof name, "%s status word", what);
-  check_eq(fsw, SAVE_FSW, name);
-  snprintf(name, sizeof name, "%s tag word", what);
-  check_eq(ftw, 0x07ff, name); /* R7, R6 valid; R5 zero; the rest empty */
+  check_image_field(fcw, SAVE_FCW, what, "control word");
+  check_image_field(fsw, SAVE_FSW, what, "status word");
+  check_image_field(ftw, 0x07ff, what, "tag word"); /* R7, R6 valid; R5 zero; the rest empty */
   struct f80 st[3];
   memcpy(st, img + 28, sizeof st); /* ST0, ST1, ST2: 10 bytes each */
-  check_f80(st[0], 0, 0, what);
-  check_f80(st[1], 0xc90fdaa22168c235ull, 0x4000, what);
-  check_f80(st[2], 0x8000000000000000ull, 0x3fff, what);
+  check_saved_stack(st, what);
 }
 
 static void check_fnsave(void) {
@@ -93,22 +99,14 @@ static void check_fx_image(const struct fxsave_area *a, const char *what) {
   memcpy(&fcw, a->b + 0, 2);
   memcpy(&fsw, a->b + 2, 2);
   memcpy(&mxcsr, a->b + 24, 4);
-  char name[48];
-  snprintf(name, sizeof name, "%s control word", what);
-  check_eq(fcw, SAVE_FCW, name);
-  snprintf(name, sizeof name, "%s status word", what);
-  check_eq(fsw, SAVE_FSW, name);
-  snprintf(name, sizeof name, "%s abridged tags", what);
-  check_eq(a->b[4], 0xe0, name); /* one bit per physical register */
-  snprintf(name, sizeof name, "%s mxcsr", what);
-  check_eq(mxcsr, SAVE_MXCSR, name);
+  check_image_field(fcw, SAVE_FCW, what, "control word");
+  check_image_field(fsw, SAVE_FSW, what, "status word");
+  check_image_field(a->b[4], 0xe0, what, "abridged tags"); /* one bit per physical register */
+  check_image_field(mxcsr, SAVE_MXCSR, what, "mxcsr");
   struct f80 st[3];
   for (unsigned i = 0; i < 3; i++) memcpy(&st[i], a->b + 32 + 16 * i, 10);
-  check_f80(st[0], 0, 0, what);
-  check_f80(st[1], 0xc90fdaa22168c235ull, 0x4000, what);
-  check_f80(st[2], 0x8000000000000000ull, 0x3fff, what);
-  snprintf(name, sizeof name, "%s xmm registers", what);
-  check(memcmp(a->b + 160, xmm_pattern, sizeof xmm_pattern) == 0, "%s", name);
+  check_saved_stack(st, what);
+  check(memcmp(a->b + 160, xmm_pattern, sizeof xmm_pattern) == 0, "%s xmm registers", what);
 }
 
 static void check_fxsave(void) {

@@ -4,8 +4,8 @@
  * (default 50). bench/idle runs it longer and reports how much host CPU
  * the VMM used meanwhile: an idle guest should cost almost none. */
 #include "guest.h"
+#include "pic.h"
 
-#define IRQ_BASE 0x20
 #define PIT_100HZ 11932
 
 static volatile uint32_t ticks;
@@ -13,7 +13,7 @@ static volatile uint32_t ticks;
 static void tick(struct trap_frame *frame) {
   (void)frame;
   ticks++;
-  outb(0x20, 0x20); /* non-specific EOI */
+  outb(PIC1_CMD, PIC_EOI);
 }
 
 static uint32_t wanted_ticks(const struct multiboot_info *info) {
@@ -29,16 +29,10 @@ void kmain(uint32_t magic, const struct multiboot_info *info) {
   uint32_t want = wanted_ticks(info);
   gdt_init();
   idt_init();
-  /* PIC: vectors 0x20/0x28, slave on IR2, 8086 mode; only IRQ0 unmasked. */
-  const uint8_t icw[] = {0x11, IRQ_BASE, 0x04, 0x01};
-  outb(0x20, icw[0]), outb(0x21, icw[1]), outb(0x21, icw[2]), outb(0x21, icw[3]);
-  outb(0xa0, 0x11), outb(0xa1, IRQ_BASE + 8), outb(0xa1, 0x02), outb(0xa1, 0x01);
-  outb(0xa1, 0xff);
-  outb(0x21, 0xfe);
+  pic_init();
+  pic_mask(0xfe); /* only IRQ0 */
   set_irq_handler(0, tick);
-  outb(0x43, 0x34); /* channel 0, lobyte/hibyte, mode 2 */
-  outb(0x40, PIT_100HZ & 0xff);
-  outb(0x40, PIT_100HZ >> 8);
+  pit_start(PIT_MODE2, PIT_100HZ);
   uint32_t halts = 0;
   while (ticks < want) {
     sti();

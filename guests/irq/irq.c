@@ -12,25 +12,7 @@
  * check instead of hanging; rates are checked with a wide tolerance only.
  */
 #include "guest.h"
-
-/* 8259A ports and commands (Intel 8259A datasheet, ICW1-4, OCW1-3). */
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xa0
-#define PIC2_DATA 0xa1
-#define PIC_EOI 0x20          /* OCW2: non-specific EOI */
-#define PIC_SPECIFIC_EOI 0x60 /* OCW2: specific EOI, | level */
-#define PIC_READ_IRR 0x0a     /* OCW3 */
-#define PIC_READ_ISR 0x0b     /* OCW3 */
-
-/* 8254 (Intel 8254 datasheet, "Control Word Format"): channel 0, LSB then
- * MSB, binary; mode 2 is the rate generator, mode 0 interrupt on terminal
- * count (one rising edge of OUT). 1193182 Hz / 1193 = 1000.15 Hz. */
-#define PIT_CH0 0x40
-#define PIT_CMD 0x43
-#define PIT_MODE0 0x30
-#define PIT_MODE2 0x34
-#define PIT_1KHZ 1193
+#include "pic.h"
 
 /* MC146818 RTC: index at 0x70, data at 0x71; register A bit 7 is UIP. */
 #define CMOS_INDEX 0x70
@@ -102,31 +84,6 @@ static bool wait_count(volatile uint32_t *counter, uint32_t target) {
 static uint8_t pic_read(uint8_t ocw3) {
   outb(PIC1_CMD, ocw3);
   return inb(PIC1_CMD);
-}
-
-static void pic_mask(uint8_t master) {
-  outb(PIC1_DATA, master);
-  outb(PIC2_DATA, 0xff);
-}
-
-/* ICW1 edge-triggered cascade with ICW4; ICW2 vector bases; ICW3 slave on
- * IR2; ICW4 8086 mode, normal EOI. Leaves every input masked. */
-static void pic_init(void) {
-  outb(PIC1_CMD, 0x11);
-  outb(PIC2_CMD, 0x11);
-  outb(PIC1_DATA, IRQ_BASE);
-  outb(PIC2_DATA, IRQ_BASE + 8);
-  outb(PIC1_DATA, 0x04);
-  outb(PIC2_DATA, 0x02);
-  outb(PIC1_DATA, 0x01);
-  outb(PIC2_DATA, 0x01);
-  pic_mask(0xff);
-}
-
-static void pit_start(uint8_t mode, uint16_t count) {
-  outb(PIT_CMD, mode);
-  outb(PIT_CH0, count & 0xff);
-  outb(PIT_CH0, count >> 8);
 }
 
 static void tick_eoi(struct trap_frame *frame) {
@@ -310,18 +267,6 @@ static void check_uart_thre(void) {
   check_eq(first_iir & 0x0f, IIR_THRE, "IIR in the THRE handler");
   check_eq(after_quiet, 1, "THRE IRQs before the next byte");
   check(second, "no IRQ4 after writing THR");
-}
-
-/* Runs one check and prints "<name>: ok" or how many of its checks failed. */
-static void run_group(const char *name, void (*fn)(void)) {
-  unsigned before = check_failures();
-  fn();
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", name);
-  } else {
-    printf("%s: %u failed\n", name, failed);
-  }
 }
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {

@@ -43,6 +43,21 @@ bool check_eq64(uint64_t got, uint64_t want, const char *what) {
 
 unsigned check_failures(void) { return failures; }
 
+void group_done(const char *group, unsigned before) {
+  unsigned failed = check_failures() - before;
+  if (failed == 0) {
+    printf("%s: ok\n", group);
+  } else {
+    printf("%s: %u failed\n", group, failed);
+  }
+}
+
+void run_group(const char *name, void (*fn)(void)) {
+  unsigned before = check_failures();
+  fn();
+  group_done(name, before);
+}
+
 void finish(void) {
   if (failures == 0) {
     printf("PASS\n");

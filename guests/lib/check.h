@@ -28,6 +28,13 @@ bool check_eq64(uint64_t got, uint64_t want, const char *what);
 
 unsigned check_failures(void);
 
+/* Prints "<group>: ok", or "<group>: N failed" if checks failed since
+ * check_failures() returned `before`. */
+void group_done(const char *group, unsigned before);
+
+/* Runs `fn` as one group: group_done(name, ...) for the checks it made. */
+void run_group(const char *name, void (*fn)(void));
+
 /* Prints "PASS" and exits with 0, or "FAIL: N checks failed" and exits
  * with 1. Returning from kmain() calls this. */
 __attribute__((noreturn)) void finish(void);

@@ -65,6 +65,16 @@ static inline void invlpg(uint32_t linear) {
 static inline uint32_t peek(uint32_t linear) { return *(volatile uint32_t *)linear; }
 static inline void poke(uint32_t linear, uint32_t value) { *(volatile uint32_t *)linear = value; }
 
+/* Kernel probes (probe.S): one access each, at probe_*_insn, so that a
+ * #PF handler can recognise it and resume at probe_*_done. probe_read
+ * returns the dword at `addr`, probe_write stores `value` there,
+ * probe_exec calls code at `addr` that ends in RET. */
+uint32_t probe_read(uint32_t addr);
+void probe_write(uint32_t addr, uint32_t value);
+uint32_t probe_exec(uint32_t addr);
+extern char probe_read_insn[], probe_read_done[], probe_write_insn[], probe_write_done[];
+extern char probe_exec_done[];
+
 /* Hands out zeroed 4 KiB frames from [start, end), both rounded inward to
  * pages. The pool must not overlap the image or the loader's data. */
 void page_pool_init(uint32_t start, uint32_t end);

@@ -29,6 +29,8 @@ _Static_assert(__builtin_offsetof(struct tss32, iomap_base) == 0x66, "TSS layout
 static struct tss32 tss __attribute__((aligned(128)));
 static uint8_t tss_stack[TSS_STACK_SIZE] __attribute__((aligned(16)));
 
+void (*sysenter_handler)(struct sysenter_frame *frame);
+
 /* user_call()'s ESP after it saved the callee-saved registers; used by
  * user_return(). */
 uint32_t user_call_kernel_esp;

@@ -63,6 +63,18 @@ uint32_t user_call(const struct user_regs *regs);
  * A handler for an IRQ sends its EOI first. */
 __attribute__((noreturn)) void user_return(uint32_t value);
 
+/* What sysenter_entry saved: the user's registers and data segments. */
+struct sysenter_frame {
+  uint32_t eax, ebx, ecx, edx, esi, edi, ebp, es, ds;
+};
+
+/* A SYSENTER entry point for IA32_SYSENTER_EIP (sysenter.S): saves the
+ * user's registers on the IA32_SYSENTER_ESP stack, loads kernel data
+ * segments, calls sysenter_handler with the frame (which it may change,
+ * EAX for a result) and SYSEXITs with the frame's registers. */
+extern char sysenter_entry[];
+extern void (*sysenter_handler)(struct sysenter_frame *frame);
+
 static inline void wrmsr(uint32_t msr, uint64_t value) {
   __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
 }

@@ -26,15 +26,6 @@ static uint32_t exec_target;
 static uint32_t user_eax; /* EAX at the INT 0x80 that left ring 3 */
 static struct demand_area *armed_area;
 
-void group_done(const char *group, unsigned before) {
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", group);
-  } else {
-    printf("%s: %u failed\n", group, failed);
-  }
-}
-
 uint32_t *test_pte(uint32_t linear) { return pte_for(kernel_pd, linear); }
 
 void set_test_pte(uint32_t linear, uint32_t frame, uint32_t flags) {

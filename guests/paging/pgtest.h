@@ -74,17 +74,10 @@ struct demand_area {
 void demand_arm(struct demand_area *area);
 void demand_disarm(void);
 
-/* "<group>: ok" or "<group>: N failed". */
-void group_done(const char *group, unsigned before);
-
 /* Asm helpers (stubs.S). */
-uint32_t probe_read(uint32_t addr);
-void probe_write(uint32_t addr, uint32_t value);
-uint32_t probe_exec(uint32_t addr);
 uint32_t hh_where(void);
 uint32_t rep_movsb_probe(uint32_t dst, uint32_t src, uint32_t count);
-extern char probe_read_insn[], probe_read_done[], probe_write_insn[], probe_write_done[];
-extern char probe_exec_done[], hh_where_label[];
+extern char hh_where_label[];
 extern char user_text_start[], user_text_end[];
 extern char user_read_stub[], user_write_stub[];
 extern char user_demand_stub[], user_demand_push[], user_demand_load[];

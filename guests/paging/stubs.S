@@ -1,38 +1,9 @@
-/* paging guest: the instructions whose faults the tests provoke, at known
- * addresses, so the #PF handler can check the saved EIP and skip them.
- *
- * Kernel probes (cdecl): probe_read(addr) returns the dword at addr,
- * probe_write(addr, value) stores it, probe_exec(addr) jumps to code at
- * addr that ends in RET. On a fault the handler resumes at the *_done
- * label. Ring-3 stubs live in pages of their own ([user_text_start,
- * user_text_end), mapped with U/S = 1) and end with INT 0x80, whose
- * handler leaves ring 3. */
+/* paging guest: assembly helpers at known addresses (the kernel probes
+ * whose faults the tests provoke are lib/probe.S). Ring-3 stubs live in
+ * pages of their own ([user_text_start, user_text_end), mapped with
+ * U/S = 1) and end with INT 0x80, whose handler leaves ring 3. */
 
         .text
-        .globl probe_read, probe_read_insn, probe_read_done
-probe_read:
-        movl 4(%esp), %edx
-probe_read_insn:
-        movl (%edx), %eax
-probe_read_done:
-        ret
-
-        .globl probe_write, probe_write_insn, probe_write_done
-probe_write:
-        movl 4(%esp), %edx
-        movl 8(%esp), %eax
-probe_write_insn:
-        movl %eax, (%edx)
-probe_write_done:
-        ret
-
-        .globl probe_exec, probe_exec_done
-probe_exec:
-        movl 4(%esp), %edx
-        jmp *%edx               /* the target's RET returns to our caller */
-probe_exec_done:
-        ret
-
 /* Returns its own return address, i.e. where it runs: called through the
  * higher-half alias, the CALL below is relative and stays in the alias. */
         .globl hh_where, hh_where_label

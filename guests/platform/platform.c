@@ -17,22 +17,6 @@
 
 volatile uint32_t vector_count[256];
 
-/* 8259A (datasheet ICW1-4): edge, cascade, vectors 0x20/0x28, slave on
- * IR2, 8086 mode; then OCW1 masks every input. Under QEMU, SeaBIOS left it
- * initialised with some inputs open; on transvisor it starts masked. */
-static void pic_mask_all(void) {
-  outb(0x20, 0x11);
-  outb(0xa0, 0x11);
-  outb(0x21, IRQ_BASE);
-  outb(0xa1, IRQ_BASE + 8);
-  outb(0x21, 0x04);
-  outb(0xa1, 0x02);
-  outb(0x21, 0x01);
-  outb(0xa1, 0x01);
-  outb(0x21, 0xff);
-  outb(0xa1, 0xff);
-}
-
 /* Spurious interrupts (8259A IRQ7/IRQ15, the APIC's spurious vector) have
  * no in-service bit and want no EOI (SDM Vol. 3A 11.9). */
 static void spurious(struct trap_frame *frame) { vector_count[frame->vector & 0xff]++; }
@@ -93,24 +77,14 @@ void spin_open(uint64_t cycles) {
   cli();
 }
 
-/* Runs one group and prints "<name>: ok" or how many of its checks failed. */
-static void run_group(const char *name, void (*fn)(void)) {
-  unsigned before = check_failures();
-  fn();
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", name);
-  } else {
-    printf("%s: %u failed\n", name, failed);
-  }
-}
-
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
   gdt_init();
   idt_init();
-  pic_mask_all();
+  /* The 8259A pair remapped and fully masked: under QEMU, SeaBIOS left some
+   * of its inputs open; on transvisor it starts masked. */
+  pic_init();
   set_exception_handler(IRQ_BASE + 7, spurious);
   set_exception_handler(IRQ_BASE + 15, spurious);
   set_exception_handler(SPURIOUS_VECTOR, spurious);

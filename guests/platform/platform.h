@@ -5,6 +5,7 @@
 
 #include "guest.h"
 #include "hw.h"
+#include "pic.h"
 
 /* Fixed places (SDM Vol. 3A 11.4.1; 82093AA datasheet; IA-PC HPET 1.0a;
  * ACPI 6.x 4.8.3.3 for the PIIX4-style PM timer QEMU puts at 0x608). */

@@ -3,14 +3,6 @@
  * the ACPI PM timer (ACPI 6.x 4.8.3.3), the last two against each other. */
 #include "platform.h"
 
-/* 8254: channel 0, LSB then MSB, binary; mode 2 rate generator, mode 0
- * one rising edge at terminal count. 1193182 Hz / 1193 = 1000.15 Hz. */
-#define PIT_CH0 0x40
-#define PIT_CMD 0x43
-#define PIT_MODE0 0x30
-#define PIT_MODE2 0x34
-#define PIT_1KHZ 1193
-
 /* HPET registers (spec 2.3.1, Table 2). */
 #define HPET_CAP 0x000
 #define HPET_PERIOD 0x004
@@ -22,12 +14,6 @@
 #define HPET_TN_INT_ENB (1u << 2)
 #define HPET_TN_ROUTE_SHIFT 9
 #define HPET_PERIOD_FS 10000000u /* 10 ns, 100 MHz: QEMU's and ours */
-
-static void pit_start(uint8_t mode, uint16_t count) {
-  outb(PIT_CMD, mode);
-  outb(PIT_CH0, count & 0xff);
-  outb(PIT_CH0, count >> 8);
-}
 
 static void check_redirection_readback(void) {
   /* Pin 11 has no device on either machine. Lowest priority, logical,

@@ -14,6 +14,7 @@
  * survive the CR3 writes), and CR4.PGE = 0 (everything is re-read). */
 #include "guest.h"
 #include "paging.h"
+#include "pic.h"
 #include "tss.h"
 
 #define NPROCS 3
@@ -47,7 +48,7 @@ static struct proc_header *header(const struct proc *p) {
   return (struct proc_header *)p->header_frame;
 }
 
-static void eoi(void) { outb(0x20, 0x20); }
+static void eoi(void) { outb(PIC1_CMD, PIC_EOI); }
 
 static void stop_round(void) {
   write_cr3((uint32_t)kernel_pd);
@@ -121,22 +122,6 @@ static void make_process(struct proc *p, unsigned id) {
   p->slices = 0;
 }
 
-static void pic_pit_init(void) {
-  static const uint8_t master[] = {0x11, IRQ_BASE, 0x04, 0x01};
-  static const uint8_t slave[] = {0x11, IRQ_BASE + 8, 0x02, 0x01};
-  outb(0x20, master[0]);
-  outb(0xA0, slave[0]);
-  for (unsigned i = 1; i < 4; i++) {
-    outb(0x21, master[i]);
-    outb(0xA1, slave[i]);
-  }
-  outb(0xA1, 0xFF);
-  outb(0x21, 0xFF);
-  outb(0x43, 0x34); /* 8254 channel 0, mode 2, 1193182 / 1193 = 1 kHz */
-  outb(0x40, 1193 & 0xFF);
-  outb(0x40, 1193 >> 8);
-}
-
 /* Starts process 0 with IRET; the scheduler does the rest. */
 static void run_round(void) {
   current = switches = kernel_ticks = 0;
@@ -144,9 +129,9 @@ static void run_round(void) {
   const struct trap_frame *f = &procs[0].frame;
   struct user_regs regs = {.ebp = f->ebp, .eip = f->eip, .esp = f->user_esp, .eflags = f->eflags};
   write_cr3((uint32_t)procs[0].pd);
-  outb(0x21, 0xFE);
+  pic_mask(0xFE);
   user_call(&regs);
-  outb(0x21, 0xFF);
+  pic_mask(0xFF);
 }
 
 /* Sums a process's data pages through their physical frames. */
@@ -187,12 +172,7 @@ static void round_group(const char *name, bool global) {
   check_eq(switches, SWITCHES, "switches");
   for (unsigned i = 0; i < NPROCS; i++) check_process(i);
   write_cr4(cr4);
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", name);
-  } else {
-    printf("%s: %u failed\n", name, failed);
-  }
+  group_done(name, before);
 }
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
@@ -200,7 +180,8 @@ void kmain(uint32_t magic, const struct multiboot_info *info) {
   gdt_init();
   idt_init();
   tss_init();
-  pic_pit_init();
+  pic_init();
+  pit_start(PIT_MODE2, PIT_1KHZ);
   set_irq_handler(0, tick);
   idt_set_gate(0x80, idt_stub(0x80), GDT_KERNEL_CS, IDT_INTERRUPT_GATE | IDT_DPL3);
   set_exception_handler(0x80, syscall);

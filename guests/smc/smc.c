@@ -114,17 +114,6 @@ static void patch32(void *at, uint32_t value) {
   *(volatile uint32_t *)at = value;
 }
 
-static void run_group(const char *name, void (*fn)(void)) {
-  unsigned before = check_failures();
-  fn();
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", name);
-  } else {
-    printf("%s: %u failed\n", name, failed);
-  }
-}
-
 static void check_patch_imm(void) {
   check_eq(smc_mov(), 0x11111111, "mov before patching");
   patch32((char *)smc_mov + 1, 0x22222222);

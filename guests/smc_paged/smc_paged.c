@@ -29,8 +29,6 @@ typedef uint32_t (*code_fn2)(uint32_t ecx, uint32_t edx);
 extern char tpl_ret[], tpl_ret_end[], tpl_inc[], tpl_inc_end[];
 extern char tpl_self[], tpl_self_imm[], tpl_self_end[];
 extern char tpl_loop[], tpl_loop_imm[], tpl_loop_end[];
-extern char probe_write_insn[], probe_write_done[];
-void probe_write(uint32_t addr, uint32_t value);
 
 static uint32_t *pd;
 static volatile unsigned faults;
@@ -44,15 +42,6 @@ static uint32_t call2(uint32_t fn, uint32_t ecx, uint32_t edx) {
 }
 
 static uint32_t call0(uint32_t fn) { return ((code_fn)fn)(); }
-
-static void group_done(const char *group, unsigned before) {
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", group);
-  } else {
-    printf("%s: %u failed\n", group, failed);
-  }
-}
 
 static void page_fault(struct trap_frame *frame) {
   if (frame->eip != (uint32_t)probe_write_insn) {

@@ -66,14 +66,4 @@ tpl_loop_imm:
         ret
 tpl_loop_end:
 
-/* probe_write(addr, value): a store the #PF handler may skip. */
-        .globl probe_write, probe_write_insn, probe_write_done
-probe_write:
-        movl 4(%esp), %edx
-        movl 8(%esp), %eax
-probe_write_insn:
-        movl %eax, (%edx)
-probe_write_done:
-        ret
-
         .section .note.GNU-stack, "", @progbits

@@ -1,5 +1,5 @@
-/* ubenchguest: the SYSENTER entry (ring 0) and the ring-3 loops the
- * microbenchmarks time. Ring-3 code sits in pages of its own, mapped with
+/* ubenchguest: the ring-3 loops the microbenchmarks time (SYSENTER
+ * enters lib/sysenter.S). Ring-3 code sits in pages of its own, mapped with
  * U/S = 1. Every loop ends with SYS_EXIT, which makes user_call() return. */
 
 #define SYS_EXIT 0
@@ -11,36 +11,6 @@
 #define TOUCH_PAGES 4
 
         .text
-/* SYSENTER: the user's registers go to sysenter_dispatch(frame), which
- * may change EAX; SYSEXIT returns to EDX with ESP = ECX (SDM Vol. 2B). */
-        .globl sysenter_entry
-sysenter_entry:
-        pushl %ds
-        pushl %es
-        pushl %ebp
-        pushl %edi
-        pushl %esi
-        pushl %edx
-        pushl %ecx
-        pushl %ebx
-        pushl %eax
-        movl $0x10, %eax
-        movl %eax, %ds
-        movl %eax, %es
-        pushl %esp
-        call sysenter_dispatch
-        addl $4, %esp
-        popl %eax
-        popl %ebx
-        popl %ecx
-        popl %edx
-        popl %esi
-        popl %edi
-        popl %ebp
-        popl %es
-        popl %ds
-        sysexit
-
         .balign 4096
         .globl user_text_start, user_text_end
 user_text_start:

@@ -6,13 +6,6 @@
  * 6.12.1, Figure 6-4). */
 #include "um.h"
 
-/* What sysenter_entry (user.S) pushed: the user's registers. */
-struct sysenter_frame {
-  uint32_t eax, ebx, ecx, edx, esi, edi, ebp, es, ds;
-};
-
-void sysenter_dispatch(struct sysenter_frame *frame);
-
 static uint8_t sysenter_stack[4096] __attribute__((aligned(16)));
 static unsigned sysenter_calls, sysenter_bad_state;
 static uint32_t sysenter_cs, sysenter_ss, sysenter_esp;
@@ -30,7 +23,7 @@ static uint16_t read_ss(void) {
 }
 
 /* The frame lies just below IA32_SYSENTER_ESP: 9 dwords and the argument. */
-void sysenter_dispatch(struct sysenter_frame *frame) {
+static void sysenter_dispatch(struct sysenter_frame *frame) {
   if (sysenter_calls++ == 0) {
     sysenter_cs = read_cs();
     sysenter_ss = read_ss();
@@ -53,6 +46,7 @@ extern char priv_sysenter[];
 void test_sysenter(void) {
   unsigned before = check_failures();
   uint32_t top = (uint32_t)sysenter_stack + sizeof sysenter_stack;
+  sysenter_handler = sysenter_dispatch;
   wrmsr(MSR_SYSENTER_CS, GDT_KERNEL_CS);
   wrmsr(MSR_SYSENTER_ESP, top);
   wrmsr(MSR_SYSENTER_EIP, (uint32_t)sysenter_entry);
@@ -94,14 +88,14 @@ static void tick(struct trap_frame *frame) {
     if (!good) bad_irq_frames++;
     if (ring3_ticks >= 5) poke(USER_DATA, 1);
   }
-  outb(0x20, 0x20); /* non-specific EOI */
+  outb(PIC1_CMD, PIC_EOI);
 }
 
 void test_irq(void) {
   unsigned before = check_failures();
   set_irq_handler(0, tick);
   poke(USER_DATA, 0);
-  pit_start_1khz();
+  pit_start(PIT_MODE2, PIT_1KHZ);
   pic_mask(0xFE);
   /* user_spin gives up after 2^22 passes of its 2000-step loop. */
   uint32_t r = run_user((uint32_t)user_spin, EFLAGS_FIXED | EFLAGS_IF, USER_DATA, 1u << 22, 0);

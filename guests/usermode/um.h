@@ -7,6 +7,7 @@
 
 #include "guest.h"
 #include "paging.h"
+#include "pic.h"
 #include "tss.h"
 
 #define USER_STACK_TOP 0x7FFFF000u /* two stack pages below */
@@ -40,12 +41,6 @@ extern unsigned syscall_bad_frames, syscall_if_mismatches;
  * as given; returns what user_call() returns. */
 uint32_t run_user(uint32_t eip, uint32_t eflags, uint32_t ebx, uint32_t ecx, uint32_t edx);
 
-void group_done(const char *group, unsigned before);
-
-/* PIT channel 0 and the 8259A master (see guests/irq). */
-void pic_mask(uint8_t master);
-void pit_start_1khz(void);
-
 /* The groups. */
 void test_iret(void);
 void test_int80(void);
@@ -60,4 +55,3 @@ extern char user_text_start[], user_text_end[];
 extern char user_snapshot[], user_snapshot_after[], user_report_segs[], user_report_flags[];
 extern char user_popf[], user_syscall_loop[], user_sysenter_loop[], user_spin[];
 extern char user_no_fault[], user_read[], user_write[];
-extern char sysenter_entry[];

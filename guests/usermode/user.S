@@ -1,4 +1,4 @@
-/* usermode guest: the SYSENTER entry (ring 0) and the ring-3 code, which
+/* usermode guest: the ring-3 code (SYSENTER enters lib/sysenter.S), which
  * sits in whole pages of its own ([user_text_start, user_text_end)) so
  * that only it is mapped user-accessible. Ring 3 leaves with INT 0x80
  * (EAX = 0: exit with EBX), INT 0x81 (snapshot) or a fault. */
@@ -10,37 +10,6 @@
 #define CANARY 0x5A5A5A5A
 
         .text
-/* SYSENTER lands here with CS 0x08, SS 0x10, ESP from IA32_SYSENTER_ESP
- * and IF = 0 (SDM Vol. 2B SYSENTER). The user's return EIP is in EDX and
- * its ESP in ECX, which SYSEXIT loads back (Vol. 2B SYSEXIT). */
-        .globl sysenter_entry
-sysenter_entry:
-        pushl %ds
-        pushl %es
-        pushl %ebp
-        pushl %edi
-        pushl %esi
-        pushl %edx
-        pushl %ecx
-        pushl %ebx
-        pushl %eax
-        movl $0x10, %eax
-        movl %eax, %ds
-        movl %eax, %es
-        pushl %esp              /* struct sysenter_frame * */
-        call sysenter_dispatch
-        addl $4, %esp
-        popl %eax
-        popl %ebx
-        popl %ecx
-        popl %edx
-        popl %esi
-        popl %edi
-        popl %ebp
-        popl %es
-        popl %ds
-        sysexit
-
         .balign 4096
         .globl user_text_start, user_text_end
 user_text_start:

@@ -16,15 +16,6 @@ uint32_t snap_frame_addr, snap_handler_eflags;
 struct user_fault last_fault;
 unsigned syscall_bad_frames, syscall_if_mismatches;
 
-void group_done(const char *group, unsigned before) {
-  unsigned failed = check_failures() - before;
-  if (failed == 0) {
-    printf("%s: ok\n", group);
-  } else {
-    printf("%s: %u failed\n", group, failed);
-  }
-}
-
 uint32_t run_user(uint32_t eip, uint32_t eflags, uint32_t ebx, uint32_t ecx, uint32_t edx) {
   struct user_regs regs = {
       .eip = eip, .esp = USER_STACK_TOP, .eflags = eflags, .ebx = ebx, .ecx = ecx, .edx = edx};
@@ -68,32 +59,6 @@ static void record_fault(struct trap_frame *frame, uint32_t ret) {
 
 static void gp_fault(struct trap_frame *frame) { record_fault(frame, RET_GP); }
 static void page_fault(struct trap_frame *frame) { record_fault(frame, RET_PF); }
-
-/* 8259A: vectors 0x20/0x28, everything masked (Intel 8259A datasheet,
- * ICW1-4); a BIOS may have left IRQ0 on at vector 8. */
-static void pic_init(void) {
-  static const uint8_t master[] = {0x11, IRQ_BASE, 0x04, 0x01};
-  static const uint8_t slave[] = {0x11, IRQ_BASE + 8, 0x02, 0x01};
-  outb(0x20, master[0]);
-  outb(0xA0, slave[0]);
-  for (unsigned i = 1; i < 4; i++) {
-    outb(0x21, master[i]);
-    outb(0xA1, slave[i]);
-  }
-  pic_mask(0xFF);
-}
-
-void pic_mask(uint8_t master) {
-  outb(0x21, master);
-  outb(0xA1, 0xFF);
-}
-
-/* 8254 channel 0, mode 2, 1193182 / 1193 = 1000 Hz. */
-void pit_start_1khz(void) {
-  outb(0x43, 0x34);
-  outb(0x40, 1193 & 0xFF);
-  outb(0x40, 1193 >> 8);
-}
 
 static void setup_paging(const struct multiboot_info *info) {
   uint32_t end = ram_end(info);
