@@ -17,12 +17,12 @@ SNIPPET(op_and, "andl %ebx, %eax");
 SNIPPET(op_or, "orl %ebx, %eax");
 SNIPPET(op_xor, "xorl %ebx, %eax");
 SNIPPET(op_test, "testl %ebx, %eax");
-SNIPPET(op_add_imm8, "addl $-1, %eax");       /* 83 /0 ib, sign-extended */
-SNIPPET(op_sub_imm32, "subl $0x80, %eax");    /* 81 /5 id */
-SNIPPET(op_inc_short, ".byte 0x40");          /* inc eax */
-SNIPPET(op_dec_short, ".byte 0x48");          /* dec eax */
-SNIPPET(op_inc_long, ".byte 0xff, 0xc0");     /* FF /0: inc eax */
-SNIPPET(op_dec_long, ".byte 0xff, 0xc8");     /* FF /1: dec eax */
+SNIPPET(op_add_imm8, "addl $-1, %eax");    /* 83 /0 ib, sign-extended */
+SNIPPET(op_sub_imm32, "subl $0x80, %eax"); /* 81 /5 id */
+SNIPPET(op_inc_short, ".byte 0x40");       /* inc eax */
+SNIPPET(op_dec_short, ".byte 0x48");       /* dec eax */
+SNIPPET(op_inc_long, ".byte 0xff, 0xc0");  /* FF /0: inc eax */
+SNIPPET(op_dec_long, ".byte 0xff, 0xc8");  /* FF /1: dec eax */
 SNIPPET(op_addb, "addb %bl, %al");
 SNIPPET(op_subb, "subb %bl, %al");
 SNIPPET(op_addb_high, "addb %bh, %ah");
@@ -59,8 +59,7 @@ static const struct alu_case alu_cases[] = {
     /* ADC/SBB with carry in; b + CF may wrap, the flags must not care. */
     {"adc ffffffff+0+1", op_adc, 0xffffffff, 0, FL_CF, 0, 0x055, FL_ARITH},
     {"adc 7fffffff+0+1", op_adc, 0x7fffffff, 0, FL_CF, 0x80000000, 0x894, FL_ARITH},
-    {"adc ffffffff+ffffffff+1", op_adc, 0xffffffff, 0xffffffff, FL_CF, 0xffffffff, 0x095,
-     FL_ARITH},
+    {"adc ffffffff+ffffffff+1", op_adc, 0xffffffff, 0xffffffff, FL_CF, 0xffffffff, 0x095, FL_ARITH},
     {"adc 1+1+0", op_adc, 1, 1, 0, 2, 0x000, FL_ARITH},
     {"sbb 0-0-1", op_sbb, 0, 0, FL_CF, 0xffffffff, 0x095, FL_ARITH},
     {"sbb 80000000-0-1", op_sbb, 0x80000000, 0, FL_CF, 0x7fffffff, 0x814, FL_ARITH},
@@ -113,16 +112,16 @@ static void run_alu_cases(void) {
 SNIPPET(op_incdec_all,
         "pushl %ebp\n\t"
         "movl %esp, %ebp\n\t"
-        ".byte 0x44\n\t"                        /* inc esp */
-        "subl %esp, %ebp\n\t"                   /* EBP = -1 */
-        ".byte 0x4c\n\t"                        /* dec esp */
+        ".byte 0x44\n\t"      /* inc esp */
+        "subl %esp, %ebp\n\t" /* EBP = -1 */
+        ".byte 0x4c\n\t"      /* dec esp */
         "movl %ebp, %ebx\n\t"
         "popl %ebp\n\t"
-        ".byte 0x40, 0x40, 0x41, 0x42, 0x4a, 0x4a\n\t"   /* eax+2 ecx+1 edx-1 */
-        ".byte 0x43, 0x4b, 0x4b\n\t"            /* ebx-1 */
-        ".byte 0x45, 0x46, 0x46, 0x4e, 0x4f\n\t" /* ebp+1 esi+1 edi-1 */
-        ".byte 0x4d, 0x4d, 0x47, 0x47, 0x47\n\t" /* ebp-2 edi+3 */
-        ".byte 0x48");                          /* eax-1 */
+        ".byte 0x40, 0x40, 0x41, 0x42, 0x4a, 0x4a\n\t" /* eax+2 ecx+1 edx-1 */
+        ".byte 0x43, 0x4b, 0x4b\n\t"                   /* ebx-1 */
+        ".byte 0x45, 0x46, 0x46, 0x4e, 0x4f\n\t"       /* ebp+1 esi+1 edi-1 */
+        ".byte 0x4d, 0x4d, 0x47, 0x47, 0x47\n\t"       /* ebp-2 edi+3 */
+        ".byte 0x48");                                 /* eax-1 */
 
 static void check_incdec_all(void) {
   struct regs r = {.eax = 10, .ecx = 20, .edx = 30, .ebp = 50, .esi = 60, .edi = 70};
@@ -139,7 +138,7 @@ static void check_incdec_all(void) {
 /* Read-modify-write forms with a memory destination. */
 SNIPPET(op_mem_rmw,
         "addl %ebx, (%esi)\n\t"
-        "adcl $0, 4(%esi)\n\t"   /* 64-bit add: carry into the high word */
+        "adcl $0, 4(%esi)\n\t" /* 64-bit add: carry into the high word */
         "incl 8(%esi)\n\t"
         "negl 12(%esi)\n\t"
         "notl 16(%esi)");

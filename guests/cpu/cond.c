@@ -8,22 +8,28 @@
  * SETcc stores byte n at ESI, CMOVcc moves EBX (1) into dword n at EDI, Jcc
  * stores byte n at EDX. MOV and JMP leave the flags alone, so all 48 see
  * the same EFLAGS. */
-#define ONE_COND(cc, n)                                                     \
-  "set" cc " " #n "(%esi)\n\t"                                              \
-  "movl $0, %eax\n\t"                                                       \
-  "cmov" cc "l %ebx, %eax\n\t"                                              \
-  "movl %eax, 4*" #n "(%edi)\n\t"                                           \
-  "j" cc " 1f\n\t"                                                          \
-  "movb $0, " #n "(%edx)\n\t"                                               \
-  "jmp 2f\n"                                                                \
-  "1:\tmovb $1, " #n "(%edx)\n"                                             \
+#define ONE_COND(cc, n) \
+  "set" cc " " #n       \
+  "(%esi)\n\t"          \
+  "movl $0, %eax\n\t"   \
+  "cmov" cc             \
+  "l %ebx, %eax\n\t"    \
+  "movl %eax, 4*" #n    \
+  "(%edi)\n\t"          \
+  "j" cc                \
+  " 1f\n\t"             \
+  "movb $0, " #n        \
+  "(%edx)\n\t"          \
+  "jmp 2f\n"            \
+  "1:\tmovb $1, " #n    \
+  "(%edx)\n"            \
   "2:\n\t"
 
 SNIPPET(op_all_conds,
-        ONE_COND("o", 0) ONE_COND("no", 1) ONE_COND("b", 2) ONE_COND("ae", 3)
-        ONE_COND("e", 4) ONE_COND("ne", 5) ONE_COND("be", 6) ONE_COND("a", 7)
-        ONE_COND("s", 8) ONE_COND("ns", 9) ONE_COND("p", 10) ONE_COND("np", 11)
-        ONE_COND("l", 12) ONE_COND("ge", 13) ONE_COND("le", 14) ONE_COND("g", 15));
+        ONE_COND("o", 0) ONE_COND("no", 1) ONE_COND("b", 2) ONE_COND("ae", 3) ONE_COND("e", 4)
+            ONE_COND("ne", 5) ONE_COND("be", 6) ONE_COND("a", 7) ONE_COND("s", 8) ONE_COND("ns", 9)
+                ONE_COND("p", 10) ONE_COND("np", 11) ONE_COND("l", 12) ONE_COND("ge", 13)
+                    ONE_COND("le", 14) ONE_COND("g", 15));
 
 /* Which conditions hold for each EFLAGS value: bit n for condition n,
  * written out from Table B-1 (e.g. flags 0: the odd, negated conditions). */
@@ -45,7 +51,10 @@ static const struct {
 static void check_conds(uint32_t flags, uint32_t want) {
   uint8_t set[16], jumped[16];
   uint32_t moved[16];
-  struct regs r = {.ebx = 1, .esi = (uint32_t)set, .edi = (uint32_t)moved, .edx = (uint32_t)jumped,
+  struct regs r = {.ebx = 1,
+                   .esi = (uint32_t)set,
+                   .edi = (uint32_t)moved,
+                   .edx = (uint32_t)jumped,
                    .eflags = flags};
   run_regs(&r, op_all_conds);
   uint32_t set_mask = 0, cmov_mask = 0, jcc_mask = 0;
@@ -65,7 +74,7 @@ SNIPPET(op_loop, "1: incl %eax\n\tloop 1b");
 SNIPPET(op_loopne, "1: incl %eax\n\tcmpl %eax, %ebx\n\tloopne 1b");
 SNIPPET(op_loope_zf1, "1: incl %eax\n\tcmpl %edx, %edx\n\tloope 1b");
 SNIPPET(op_loope_exit, "1: incl %eax\n\tcmpl $2, %eax\n\tloope 1b");
-SNIPPET(op_loop_cx, "1: incl %eax\n\t.byte 0x67\n\tloop 1b");   /* addr16: CX */
+SNIPPET(op_loop_cx, "1: incl %eax\n\t.byte 0x67\n\tloop 1b"); /* addr16: CX */
 SNIPPET(op_jecxz, "movl $0, %eax\n\tjecxz 1f\n\tmovl $1, %eax\n1:");
 SNIPPET(op_jcxz, "movl $0, %eax\n\tjcxz 1f\n\tmovl $1, %eax\n1:");
 

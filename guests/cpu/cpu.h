@@ -39,9 +39,10 @@ void run_regs(struct regs *r, void (*code)(void));
 
 /* Defines a snippet for run_regs(): `body` is AT&T assembly ending at the
  * snippet's RET, which the macro adds. */
-#define SNIPPET(name, body)                                                  \
-  void name(void);                                                           \
-  __asm__(".pushsection .text\n\t.p2align 4\n" #name ":\n\t" body "\n\tret\n\t" \
+#define SNIPPET(name, body)                                       \
+  void name(void);                                                \
+  __asm__(".pushsection .text\n\t.p2align 4\n" #name ":\n\t" body \
+          "\n\tret\n\t"                                           \
           ".popsection")
 
 /* check_eq for the flags in `mask` only, naming them on a mismatch. */

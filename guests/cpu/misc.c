@@ -66,13 +66,17 @@ static void check_xadd_cmpxchg8b(void) {
 
   /* Equal: ECX:EBX is stored, ZF = 1; CF/PF/AF/SF/OF keep their values. */
   uint64_t q = 0x1122334455667788ull;
-  r = (struct regs){.edx = 0x11223344, .eax = 0x55667788, .ecx = 0xaabbccdd, .ebx = 0xeeff0011,
-                    .esi = (uint32_t)&q, .eflags = FL_CF | FL_OF};
+  r = (struct regs){.edx = 0x11223344,
+                    .eax = 0x55667788,
+                    .ecx = 0xaabbccdd,
+                    .ebx = 0xeeff0011,
+                    .esi = (uint32_t)&q,
+                    .eflags = FL_CF | FL_OF};
   run_regs(&r, op_cmpxchg8b);
   check_eq64(q, 0xaabbccddeeff0011ull, "cmpxchg8b equal stores ecx:ebx");
   check_flags(r.eflags, FL_ZF | FL_CF | FL_OF, FL_ARITH, "cmpxchg8b equal");
-  r = (struct regs){.edx = 0x11223344, .eax = 0x55667788, .esi = (uint32_t)&q,
-                    .eflags = FL_ZF | FL_SF | FL_PF};
+  r = (struct regs){
+      .edx = 0x11223344, .eax = 0x55667788, .esi = (uint32_t)&q, .eflags = FL_ZF | FL_SF | FL_PF};
   run_regs(&r, op_cmpxchg8b);
   check_eq64(q, 0xaabbccddeeff0011ull, "cmpxchg8b differ leaves memory");
   check(r.edx == 0xaabbccdd && r.eax == 0xeeff0011, "cmpxchg8b differ loads edx:eax");
@@ -173,8 +177,12 @@ static void check_lea(void) {
   check_eq(r.esi, 0xfff, "lea -1(base)");
   check_eq(r.edi, 0x12345678, "lea disp32");
   check_eq(r.ebp, 8, "lea 8(%esp)");
-  r = (struct regs){.eax = 0xabcdfff0, .ebx = 0x1234fff0, .esi = 0x20, .ebp = 0x10001,
-                    .edi = 0x20, .edx = 0x12345678};
+  r = (struct regs){.eax = 0xabcdfff0,
+                    .ebx = 0x1234fff0,
+                    .esi = 0x20,
+                    .ebp = 0x10001,
+                    .edi = 0x20,
+                    .edx = 0x12345678};
   run_regs(&r, op_lea16);
   check_eq(r.edx, 0x0020, "lea16 (bx,si) wraps and zero-extends");
   check_eq(r.ecx, 0xffff, "lea16 -2(bp)");

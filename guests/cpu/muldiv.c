@@ -28,8 +28,8 @@ SNIPPET(op_idivw, "idivw %bx");
 struct muldiv_case {
   const char *name;
   void (*code)(void);
-  uint32_t eax, edx, ebx;         /* before */
-  uint32_t want_eax, want_edx;    /* after */
+  uint32_t eax, edx, ebx;      /* before */
+  uint32_t want_eax, want_edx; /* after */
   uint32_t flags, mask;
 };
 

@@ -20,9 +20,9 @@ static uint32_t seg_window[8];
 SNIPPET(op_ds_based,
         "pushl %ds\n\t"
         "movl %ebx, %ds\n\t"
-        "movl 4, %eax\n\t"          /* moffs form: DS:4 = seg_window[1] */
-        "movl %ecx, 8\n\t"          /* DS:8 = seg_window[2] */
-        "movl 12(%esi), %edx\n\t"   /* ESI = 0: seg_window[3] */
+        "movl 4, %eax\n\t"        /* moffs form: DS:4 = seg_window[1] */
+        "movl %ecx, 8\n\t"        /* DS:8 = seg_window[2] */
+        "movl 12(%esi), %edx\n\t" /* ESI = 0: seg_window[3] */
         "movl %ds, %edi\n\t"
         "popl %ds");
 SNIPPET(op_fs_es_based,
@@ -31,17 +31,19 @@ SNIPPET(op_fs_es_based,
         "movl %ebx, %es\n\t"
         "movl $20, %edi\n\t"
         "movl $0x55aa55aa, %eax\n\t"
-        "stosl\n\t"                 /* ES:EDI = seg_window[5] */
+        "stosl\n\t" /* ES:EDI = seg_window[5] */
         "movl %fs:16, %eax\n\t"
         "movl $0x10, %ecx\n\t"
         "movl %ecx, %es\n\t"
         "movl %ecx, %fs");
-SNIPPET(op_null_fs, "xorl %eax, %eax\n\tmovl %eax, %fs\n\tmovl %fs, %ebx\n\t"
-                    "movl $0x10, %eax\n\tmovl %eax, %fs");
+SNIPPET(op_null_fs,
+        "xorl %eax, %eax\n\tmovl %eax, %fs\n\tmovl %fs, %ebx\n\t"
+        "movl $0x10, %eax\n\tmovl %eax, %fs");
 
 /* Loads FS twice from EBX and reads FS:16 into EAX. */
-SNIPPET(op_fs_twice, "movl %ebx, %fs\n\tmovl %ebx, %fs\n\tmovl %fs:16, %eax\n\t"
-                     "movl $0x10, %ecx\n\tmovl %ecx, %fs");
+SNIPPET(op_fs_twice,
+        "movl %ebx, %fs\n\tmovl %ebx, %fs\n\tmovl %fs:16, %eax\n\t"
+        "movl $0x10, %ecx\n\tmovl %ecx, %fs");
 
 /* A segment load reads the descriptor every time (SDM Vol. 3A 3.4.3): one
  * that loaded before and was rewritten since gives the new segment. */
@@ -50,7 +52,7 @@ static void check_rewritten_descriptor(void) {
   for (unsigned i = 0; i < 8; i++) seg_window[i] = 0x2000 + i;
   gdt_set_entry(SEL_REWRITTEN >> 3, 0, 0xfffff, data, GDT_FLAG_32 | GDT_FLAG_4K);
   struct regs r = {.ebx = SEL_REWRITTEN};
-  run_regs(&r, op_fs_twice);  /* flat: FS:16 is linear 16 */
+  run_regs(&r, op_fs_twice); /* flat: FS:16 is linear 16 */
   run_regs(&r, op_fs_twice);
   gdt_set_entry(SEL_REWRITTEN >> 3, (uint32_t)seg_window, 0xfff, data, GDT_FLAG_32);
   r = (struct regs){.ebx = SEL_REWRITTEN};
@@ -96,16 +98,17 @@ SNIPPET(op_far_call_mem,
         "movl $0xbad, %ecx\n"
         "cpu_far_jmp_back:");
 /* Runs at CS 0x28 (base 0x1000) or 0x20; returns with LRET. */
-__asm__(".pushsection .text\n"
-        "cpu_far_target:\n\t"
-        "movl %cs, %eax\n\t"
-        "call 1f\n"
-        "1:\tpopl %edx\n\t"
-        "movl 4(%esp), %ecx\n\t"    /* the caller's CS */
-        "lret\n"
-        "cpu_far_target_label:\n\t"
-        ".long 1b\n\t"
-        ".popsection");
+__asm__(
+    ".pushsection .text\n"
+    "cpu_far_target:\n\t"
+    "movl %cs, %eax\n\t"
+    "call 1f\n"
+    "1:\tpopl %edx\n\t"
+    "movl 4(%esp), %ecx\n\t" /* the caller's CS */
+    "lret\n"
+    "cpu_far_target_label:\n\t"
+    ".long 1b\n\t"
+    ".popsection");
 extern const uint32_t cpu_far_target_label;
 void cpu_far_target(void);
 void cpu_far_jmp_back(void);
@@ -158,7 +161,7 @@ static uint32_t int_handler_eflags;
 static void int_handler(struct trap_frame *frame) {
   int_seen = *frame;
   int_handler_eflags = read_eflags();
-  frame->eax = ~frame->eax;  /* IRET must bring this back */
+  frame->eax = ~frame->eax; /* IRET must bring this back */
   frame->eflags |= FL_CF;
 }
 

@@ -18,8 +18,8 @@ SNIPPET(op_shld, "shldl %cl, %ebx, %eax");
 SNIPPET(op_shrd, "shrdl %cl, %ebx, %eax");
 SNIPPET(op_shld_imm4, "shldl $4, %ebx, %eax");
 SNIPPET(op_shl_d1, ".byte 0xd1, 0xe0");          /* shl eax, 1 */
-SNIPPET(op_shl_imm0, ".byte 0xc1, 0xe0, 0x00");   /* shl eax, 0 */
-SNIPPET(op_shl_imm32, ".byte 0xc1, 0xe0, 0x20");  /* shl eax, 32 */
+SNIPPET(op_shl_imm0, ".byte 0xc1, 0xe0, 0x00");  /* shl eax, 0 */
+SNIPPET(op_shl_imm32, ".byte 0xc1, 0xe0, 0x20"); /* shl eax, 32 */
 SNIPPET(op_sar_imm31, "sarl $31, %eax");
 SNIPPET(op_rolb, "rolb %cl, %al");
 SNIPPET(op_rclb, "rclb %cl, %al");
@@ -27,9 +27,9 @@ SNIPPET(op_shlb, "shlb %cl, %al");
 SNIPPET(op_sarb, "sarb %cl, %al");
 SNIPPET(op_rcrw, "rcrw %cl, %ax");
 
-#define SHIFT_DEF (FL_CF | FL_SF | FL_ZF | FL_PF)  /* OF undefined, AF too */
-#define SHIFT_DEF1 (SHIFT_DEF | FL_OF)             /* count 1: OF defined */
-#define ROT_DEF (FL_ARITH & ~FL_OF)                /* CF set, SZAP preserved */
+#define SHIFT_DEF (FL_CF | FL_SF | FL_ZF | FL_PF) /* OF undefined, AF too */
+#define SHIFT_DEF1 (SHIFT_DEF | FL_OF)            /* count 1: OF defined */
+#define ROT_DEF (FL_ARITH & ~FL_OF)               /* CF set, SZAP preserved */
 
 struct shift_case {
   const char *name;

@@ -8,8 +8,7 @@
 
 SNIPPET(op_push_esp, "movl %esp, %ebx\n\tpushl %esp\n\tpopl %eax");
 /* POP [ESP]: the address uses the incremented ESP, so B lands on A's slot. */
-SNIPPET(op_pop_mem_esp,
-        "pushl $0x11111111\n\tpushl $0x22222222\n\tpopl 0(%esp)\n\tpopl %eax");
+SNIPPET(op_pop_mem_esp, "pushl $0x11111111\n\tpushl $0x22222222\n\tpopl 0(%esp)\n\tpopl %eax");
 SNIPPET(op_pop_mem_esp4,
         "pushl $0xaaaa\n\tpushl $0xbbbb\n\tpushl $0xcccc\n\tpopl 4(%esp)\n\t"
         "popl %eax\n\tpopl %edx");
@@ -50,7 +49,7 @@ SNIPPET(op_ret_imm,
         "2:\tmovl 4(%esp), %ecx\n\tmovl 8(%esp), %edx\n\tret $8\n"
         "3:\tmovl %esp, %eax");
 SNIPPET(op_call_indirect,
-        "movl $5f, %edx\n\tcall *%edx\n\t"        /* EAX = 0x5a */
+        "movl $5f, %edx\n\tcall *%edx\n\t"                       /* EAX = 0x5a */
         "pushl $6f\n\tcall *(%esp)\n\taddl $4, %esp\n\tjmp 7f\n" /* EBX = 0x6b */
         "5:\tmovl $0x5a, %eax\n\tret\n"
         "6:\tmovl $0x6b, %ebx\n\tret\n"
@@ -72,17 +71,19 @@ static void check_call_ret(void) {
 
 /* ENTER size, level then a record of the frame: EBP, ESP and the four
  * dwords from EBP down; LEAVE must restore ESP and EBP. */
-#define ENTER_SNIPPET(name, size, level)                                     \
-  SNIPPET(name, "movl %esp, %ecx\n\t"                                        \
-                "enter $" #size ", $" #level "\n\t"                          \
-                "movl %ebp, %eax\n\t"                                        \
-                "movl %esp, %edx\n\t"                                        \
-                "movl 0(%ebp), %ebx\n\tmovl %ebx, 0(%edi)\n\t"               \
-                "movl -4(%ebp), %ebx\n\tmovl %ebx, 4(%edi)\n\t"              \
-                "movl -8(%ebp), %ebx\n\tmovl %ebx, 8(%edi)\n\t"              \
-                "movl -12(%ebp), %ebx\n\tmovl %ebx, 12(%edi)\n\t"            \
-                "leave\n\t"                                                  \
-                "movl %esp, %esi")
+#define ENTER_SNIPPET(name, size, level)                    \
+  SNIPPET(name,                                             \
+          "movl %esp, %ecx\n\t"                             \
+          "enter $" #size ", $" #level                      \
+          "\n\t"                                            \
+          "movl %ebp, %eax\n\t"                             \
+          "movl %esp, %edx\n\t"                             \
+          "movl 0(%ebp), %ebx\n\tmovl %ebx, 0(%edi)\n\t"    \
+          "movl -4(%ebp), %ebx\n\tmovl %ebx, 4(%edi)\n\t"   \
+          "movl -8(%ebp), %ebx\n\tmovl %ebx, 8(%edi)\n\t"   \
+          "movl -12(%ebp), %ebx\n\tmovl %ebx, 12(%edi)\n\t" \
+          "leave\n\t"                                       \
+          "movl %esp, %esi")
 
 ENTER_SNIPPET(op_enter_16_0, 16, 0);
 ENTER_SNIPPET(op_enter_8_1, 8, 1);
@@ -123,8 +124,8 @@ static void check_pusha_popa(void) {
   run_regs(&r, op_pusha);
   const uint32_t want[8] = {8, 7, 6, stack_pusha_esp, 4, 3, 2, 1}; /* EDI first */
   for (unsigned i = 0; i < 8; i++) {
-    check(stack_pusha_image[i] == want[i], "pusha slot %u: 0x%x want 0x%x", i,
-          stack_pusha_image[i], want[i]);
+    check(stack_pusha_image[i] == want[i], "pusha slot %u: 0x%x want 0x%x", i, stack_pusha_image[i],
+          want[i]);
   }
   run_regs(&r, op_popa);
   check(r.eax == 0xa && r.ecx == 0xc && r.edx == 0xd && r.ebx == 0xb && r.ebp == 0xbb &&

@@ -22,8 +22,8 @@ SNIPPET(op_repe_scasl, "repe scasl");
 
 static struct regs run_str(void (*code)(void), const void *src, const void *dst, uint32_t count,
                            uint32_t eax, uint32_t flags) {
-  struct regs r = {.esi = (uint32_t)src, .edi = (uint32_t)dst, .ecx = count, .eax = eax,
-                   .eflags = flags};
+  struct regs r = {
+      .esi = (uint32_t)src, .edi = (uint32_t)dst, .ecx = count, .eax = eax, .eflags = flags};
   run_regs(&r, code);
   return r;
 }

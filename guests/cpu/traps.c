@@ -25,11 +25,12 @@ static void catch_trap(struct trap_frame *frame) {
 /* After `setup`, label 1 is the instruction under test and label 2 where
  * execution resumes. After 2 the data segment registers are reset in case
  * a load succeeded. */
-#define TRAP_SNIPPET_AFTER(name, setup, body)                                 \
-  SNIPPET(name, "movl $1f, cpu_trap_site\n\tmovl $2f, cpu_trap_resume\n\t"   \
-                setup "\n"                                                    \
-                "1:\t" body "\n"                                              \
-                "2:\tmovl $0x10, %ecx\n\tmovl %ecx, %ds\n\tmovl %ecx, %es\n\t" \
+#define TRAP_SNIPPET_AFTER(name, setup, body)                                    \
+  SNIPPET(name, "movl $1f, cpu_trap_site\n\tmovl $2f, cpu_trap_resume\n\t" setup \
+                "\n"                                                             \
+                "1:\t" body                                                      \
+                "\n"                                                             \
+                "2:\tmovl $0x10, %ecx\n\tmovl %ecx, %ds\n\tmovl %ecx, %es\n\t"   \
                 "movl %ecx, %ss")
 #define TRAP_SNIPPET(name, body) TRAP_SNIPPET_AFTER(name, "", body)
 
@@ -38,17 +39,17 @@ TRAP_SNIPPET(op_idiv_ovf, "idivl %ebx");
 TRAP_SNIPPET(op_idivb_ovf, "idivb %bl");
 TRAP_SNIPPET(op_aam0, ".byte 0xd4, 0x00");
 TRAP_SNIPPET(op_ud2, "ud2");
-TRAP_SNIPPET(op_lock_reg, ".byte 0xf0, 0x01, 0xc3");   /* lock add %eax, %ebx */
+TRAP_SNIPPET(op_lock_reg, ".byte 0xf0, 0x01, 0xc3"); /* lock add %eax, %ebx */
 TRAP_SNIPPET(op_int3, "int3");
-TRAP_SNIPPET(op_int_3, ".byte 0xcd, 0x03");            /* INT imm8 = 3 */
+TRAP_SNIPPET(op_int_3, ".byte 0xcd, 0x03"); /* INT imm8 = 3 */
 TRAP_SNIPPET(op_into, "pushl %eax\n\tpopfl\n\tinto");
 TRAP_SNIPPET(op_bound, "boundl %eax, (%esi)");
 TRAP_SNIPPET(op_load_ds, "movl %eax, %ds");
 TRAP_SNIPPET(op_load_ss, "movl %eax, %ss");
 TRAP_SNIPPET(op_far_jmp_data, "ljmp $0x10, $2f");
 TRAP_SNIPPET(op_int_np, "int $0x42");
-TRAP_SNIPPET(op_too_long, ".fill 15, 1, 0x66\n\tnop");    /* 16 bytes */
-TRAP_SNIPPET(op_max_len, ".fill 14, 1, 0x66\n\tnop");     /* 15 bytes: fine */
+TRAP_SNIPPET(op_too_long, ".fill 15, 1, 0x66\n\tnop"); /* 16 bytes */
+TRAP_SNIPPET(op_max_len, ".fill 14, 1, 0x66\n\tnop");  /* 15 bytes: fine */
 
 enum { FAULT, TRAP, NONE };
 
@@ -120,7 +121,7 @@ static void run_trap_case(const struct trap_case *c) {
 #define SEL_SMALL 0x48       /* limit 0xfff bytes */
 #define SEL_EXPAND_DOWN 0x50 /* limit 0xfff: valid offsets 0x1000 and up */
 #define SEL_READ_ONLY 0x58
-#define SEL_CODE_SMALL 0x60  /* code, limit 0xfff bytes */
+#define SEL_CODE_SMALL 0x60 /* code, limit 0xfff bytes */
 
 TRAP_SNIPPET_AFTER(op_ds_read, "movl %ebx, %ds", "movl (%esi), %eax");
 TRAP_SNIPPET_AFTER(op_ds_write, "movl %ebx, %ds", "movl %eax, (%esi)");

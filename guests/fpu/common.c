@@ -2,4 +2,3 @@
  * recognised by the CPUID brand string (QEMU's "QEMU Virtual CPU ...";
  * Transvisor's is "Transvisor Virtual CPU"). */
 #include "fpu.h"
-

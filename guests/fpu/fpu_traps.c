@@ -42,12 +42,8 @@ static void fpu_trap(struct trap_frame *frame) {
   caught.error_code = frame->error_code;
   caught.eip = frame->eip;
   switch (caught.fix) {
-    case FIX_CLTS:
-      __asm__ volatile("clts");
-      break;
-    case FIX_FNCLEX:
-      __asm__ volatile("fnstsw %0\n\tfnclex" : "=m"(caught.fsw));
-      break;
+    case FIX_CLTS: __asm__ volatile("clts"); break;
+    case FIX_FNCLEX: __asm__ volatile("fnstsw %0\n\tfnclex" : "=m"(caught.fsw)); break;
     case FIX_RESUME:
       if (frame->vector == VEC_XM) {
         __asm__ volatile("stmxcsr %0\n\tldmxcsr %1"
@@ -113,21 +109,19 @@ static void check_ts_em(void) {
 static uint64_t mf_result;
 static void run_pending_zero_divide(void) {
   const uint64_t zero = 0;
-  __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfld1\n\tfdivl %[zero]\n\t" TRAP_ASM("fwait")
-                   "\n\tfldcw %[def]\n\tfstpl %[r]"
+  __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfld1\n\tfdivl %[zero]\n\t" TRAP_ASM(
+                       "fwait") "\n\tfldcw %[def]\n\tfstpl %[r]"
                    : [r] "=m"(mf_result)
                    : [cw] "m"((uint16_t){FCW_DEFAULT & ~FCW_ZM}), [zero] "m"(zero),
                      [def] "m"((uint16_t){FCW_DEFAULT}));
 }
 
-static struct {
-  uint32_t in[4], out[4];
-} xm_regs;
+static struct { uint32_t in[4], out[4]; } xm_regs;
 static void run_unmasked_divps(void) {
   static const uint32_t ones[4] = {0x3f800000, 0x3f800000, 0x3f800000, 0x3f800000};
   static const uint32_t zeros[4] = {0};
-  __asm__ volatile("ldmxcsr %[mx]\n\tmovdqu %[a], %%xmm0\n\tmovdqu %[b], %%xmm1\n\t"
-                   TRAP_ASM("divps %%xmm1, %%xmm0") "\n\tmovdqu %%xmm0, %[out]"
+  __asm__ volatile("ldmxcsr %[mx]\n\tmovdqu %[a], %%xmm0\n\tmovdqu %[b], %%xmm1\n\t" TRAP_ASM(
+                       "divps %%xmm1, %%xmm0") "\n\tmovdqu %%xmm0, %[out]"
                    : [out] "=m"(xm_regs.out)
                    : [mx] "m"((uint32_t){MXCSR_UNMASK_ZE}), [a] "m"(ones), [b] "m"(zeros));
   memcpy(xm_regs.in, ones, sizeof ones);

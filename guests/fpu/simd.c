@@ -14,15 +14,17 @@ struct vec {
 };
 
 /* XMM0 = a, XMM1 = b, then `insn` (AT&T: source first), XMM0 stored. */
-#define SSE_OP(name, insn)                                                     \
-  static struct vec name(struct vec a, struct vec b, uint32_t *mxcsr) {        \
-    struct vec r;                                                              \
-    __asm__ volatile("ldmxcsr %[mx]\n\tmovdqu %[a], %%xmm0\n\t"                \
-                     "movdqu %[b], %%xmm1\n\t" insn "\n\t"                     \
-                     "movdqu %%xmm0, %[r]\n\tstmxcsr %[mx]"                    \
-                     : [r] "=m"(r), [mx] "+m"(*mxcsr)                          \
-                     : [a] "m"(a), [b] "m"(b));                                \
-    return r;                                                                  \
+#define SSE_OP(name, insn)                                              \
+  static struct vec name(struct vec a, struct vec b, uint32_t *mxcsr) { \
+    struct vec r;                                                       \
+    __asm__ volatile(                                                   \
+        "ldmxcsr %[mx]\n\tmovdqu %[a], %%xmm0\n\t"                      \
+        "movdqu %[b], %%xmm1\n\t" insn                                  \
+        "\n\t"                                                          \
+        "movdqu %%xmm0, %[r]\n\tstmxcsr %[mx]"                          \
+        : [r] "=m"(r), [mx] "+m"(*mxcsr)                                \
+        : [a] "m"(a), [b] "m"(b));                                      \
+    return r;                                                           \
   }
 
 SSE_OP(sse_addps, "addps %%xmm1, %%xmm0")
@@ -45,6 +47,7 @@ SSE_OP(sse_punpcklbw, "punpcklbw %%xmm1, %%xmm0")
 /* Doubles as two little-endian dwords. */
 #define DV(hi, lo) (uint32_t)(lo), (uint32_t)(hi)
 
+/* clang-format off */
 static const struct {
   const char *name;
   struct vec (*op)(struct vec, struct vec, uint32_t *);
@@ -86,6 +89,7 @@ static const struct {
     {"punpcklbw", sse_punpcklbw, {{0x03020100, 0x07060504, 0, 0}},
      {{0x13121110, 0x17161514, 0, 0}}, {{0x11011000, 0x13031202, 0x15051404, 0x17071606}}, MX, MX},
 };
+/* clang-format on */
 
 static void check_sse_ops(void) {
   for (unsigned i = 0; i < sizeof sse_cases / sizeof sse_cases[0]; i++) {
@@ -108,22 +112,23 @@ static void check_sse_convert(void) {
   int32_t t1, t2, r1, r2;
   uint32_t mx1 = MX, mx2 = MX;
   struct vec d = {{0, 0, 0xaaaaaaaa, 0xbbbbbbbb}};
-  __asm__ volatile("ldmxcsr %[near]\n\t"
-                   "cvttsd2si %[m2p7], %[t1]\n\t"
-                   "cvtsd2si %[two_p5], %[r1]\n\t"
-                   "ldmxcsr %[up]\n\t"
-                   "cvtsd2si %[two_p5], %[r2]\n\t"
-                   "ldmxcsr %[near]\n\t"
-                   "movdqu %[d], %%xmm2\n\t"
-                   "cvtsi2sd %[minus7], %%xmm2\n\t"
-                   "movdqu %%xmm2, %[d]\n\t"
-                   "stmxcsr %[mx1]\n\t"
-                   "cvttsd2si %[e10], %[t2]\n\t"
-                   "stmxcsr %[mx2]"
-                   : [t1] "=&r"(t1), [t2] "=&r"(t2), [r1] "=&r"(r1), [r2] "=&r"(r2),
-                     [d] "+m"(d), [mx1] "=m"(mx1), [mx2] "=m"(mx2)
-                   : [m2p7] "m"(m2p7), [two_p5] "m"(two_p5), [e10] "m"(e10),
-                     [near] "m"(nearest), [up] "m"(up), [minus7] "r"(-7));
+  __asm__ volatile(
+      "ldmxcsr %[near]\n\t"
+      "cvttsd2si %[m2p7], %[t1]\n\t"
+      "cvtsd2si %[two_p5], %[r1]\n\t"
+      "ldmxcsr %[up]\n\t"
+      "cvtsd2si %[two_p5], %[r2]\n\t"
+      "ldmxcsr %[near]\n\t"
+      "movdqu %[d], %%xmm2\n\t"
+      "cvtsi2sd %[minus7], %%xmm2\n\t"
+      "movdqu %%xmm2, %[d]\n\t"
+      "stmxcsr %[mx1]\n\t"
+      "cvttsd2si %[e10], %[t2]\n\t"
+      "stmxcsr %[mx2]"
+      : [t1] "=&r"(t1), [t2] "=&r"(t2), [r1] "=&r"(r1), [r2] "=&r"(r2), [d] "+m"(d),
+        [mx1] "=m"(mx1), [mx2] "=m"(mx2)
+      : [m2p7] "m"(m2p7), [two_p5] "m"(two_p5), [e10] "m"(e10), [near] "m"(nearest), [up] "m"(up),
+        [minus7] "r"(-7));
   check_eq((uint32_t)t1, (uint32_t)-2, "cvttsd2si -2.7");
   check_eq((uint32_t)r1, 2, "cvtsd2si 2.5 nearest");
   check_eq((uint32_t)r2, 3, "cvtsd2si 2.5 up");
@@ -136,11 +141,12 @@ static void check_sse_convert(void) {
 /* UCOMISD sets ZF PF CF like FUCOMI and clears OF SF AF. */
 static uint32_t ucomisd(uint64_t a, uint64_t b) {
   uint32_t flags, in = 0x890;
-  __asm__ volatile("movq %[a], %%xmm0\n\tpushl %[in]\n\tpopfl\n\t"
-                   "ucomisd %[b], %%xmm0\n\tpushfl\n\tpopl %[f]"
-                   : [f] "=r"(flags)
-                   : [a] "m"(a), [b] "m"(b), [in] "r"(in)
-                   : "cc");
+  __asm__ volatile(
+      "movq %[a], %%xmm0\n\tpushl %[in]\n\tpopfl\n\t"
+      "ucomisd %[b], %%xmm0\n\tpushfl\n\tpopl %[f]"
+      : [f] "=r"(flags)
+      : [a] "m"(a), [b] "m"(b), [in] "r"(in)
+      : "cc");
   return flags & 0x8d5;
 }
 
@@ -149,18 +155,21 @@ static void check_sse_moves(void) {
   static uint8_t src[40], dst[40];
   for (unsigned i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i * 3);
   uint32_t mask;
-  __asm__ volatile("movdqu %[s], %%xmm3\n\t"
-                   "movdqu %%xmm3, %[d]\n\t"
-                   "movdqu %[s2], %%xmm4\n\t"   /* PCMPEQB m128 must be aligned */
-                   "pcmpeqb %%xmm4, %%xmm3\n\t"
-                   "pmovmskb %%xmm3, %[m]"
-                   : [d] "=m"(*(struct vec *)(dst + 3)), [m] "=r"(mask)
-                   : [s] "m"(*(const struct vec *)(src + 1)), [s2] "m"(*(const struct vec *)(src + 17)));
+  __asm__ volatile(
+      "movdqu %[s], %%xmm3\n\t"
+      "movdqu %%xmm3, %[d]\n\t"
+      "movdqu %[s2], %%xmm4\n\t" /* PCMPEQB m128 must be aligned */
+      "pcmpeqb %%xmm4, %%xmm3\n\t"
+      "pmovmskb %%xmm3, %[m]"
+      : [d] "=m"(*(struct vec *)(dst + 3)), [m] "=r"(mask)
+      : [s] "m"(*(const struct vec *)(src + 1)), [s2] "m"(*(const struct vec *)(src + 17)));
   check(memcmp(dst + 3, src + 1, 16) == 0 && dst[2] == 0 && dst[19] == 0, "movdqu unaligned");
   check_eq(mask, 0, "pmovmskb none equal");
   /* The PCMPEQB result from the table: bytes 0, 1, 3, 5-7, 12-15 set. */
   const struct vec bytes = {{0xff00ffff, 0xffffff00, 0x00000000, 0xffffffff}};
-  __asm__ volatile("movdqu %[s], %%xmm3\n\tpmovmskb %%xmm3, %[m]" : [m] "=r"(mask) : [s] "m"(bytes));
+  __asm__ volatile("movdqu %[s], %%xmm3\n\tpmovmskb %%xmm3, %[m]"
+                   : [m] "=r"(mask)
+                   : [s] "m"(bytes));
   check_eq(mask, 0xf0eb, "pmovmskb");
   check_eq(ucomisd(0x3ff0000000000000ull, 0x4000000000000000ull), 0x01, "ucomisd 1 < 2");
   check_eq(ucomisd(0x4000000000000000ull, 0x4000000000000000ull), 0x40, "ucomisd 2 == 2");
@@ -176,13 +185,14 @@ void test_sse(void) {
 }
 
 /* MMX: one binary op on two quadwords. */
-#define MMX_OP(name, insn)                                                   \
-  static uint64_t name(uint64_t a, uint64_t b) {                             \
-    __asm__ volatile("movq %[a], %%mm0\n\tmovq %[b], %%mm1\n\t" insn "\n\t"  \
-                     "movq %%mm0, %[a]\n\temms"                              \
-                     : [a] "+m"(a)                                           \
-                     : [b] "m"(b));                                          \
-    return a;                                                                \
+#define MMX_OP(name, insn)                                           \
+  static uint64_t name(uint64_t a, uint64_t b) {                     \
+    __asm__ volatile("movq %[a], %%mm0\n\tmovq %[b], %%mm1\n\t" insn \
+                     "\n\t"                                          \
+                     "movq %%mm0, %[a]\n\temms"                      \
+                     : [a] "+m"(a)                                   \
+                     : [b] "m"(b));                                  \
+    return a;                                                        \
   }
 
 MMX_OP(mmx_paddb, "paddb %%mm1, %%mm0")
@@ -211,8 +221,7 @@ static const struct {
     {"psrlq 63", mmx_psrlq, 0x8000000000000000ull, 63, 1},
     {"psrlq 64", mmx_psrlq, 0xffffffffffffffffull, 64, 0},
     {"psraw 99", mmx_psraw, 0x80007fff0001ffffull, 99, 0xffff00000000ffffull},
-    {"packsswb", mmx_packsswb, 0x0080ff7f0001ff00ull, 0x7fff8000fffe0005ull,
-     0x7f80fe057f800180ull},
+    {"packsswb", mmx_packsswb, 0x0080ff7f0001ff00ull, 0x7fff8000fffe0005ull, 0x7f80fe057f800180ull},
 };
 
 void test_mmx(void) {
@@ -229,11 +238,12 @@ void test_mmx(void) {
   } env_mmx, env_emms;
   uint8_t image[108]; /* FNSAVE, 32-bit protected mode layout */
   const uint64_t q = 0x0123456789abcdefull;
-  __asm__ volatile("fninit\n\tfld1\n\tmovq %[q], %%mm0\n\tfnstenv %[e1]\n\t"
-                   "fnsave %[img]\n\tfrstor %[img]\n\t"
-                   "emms\n\tfnstenv %[e2]"
-                   : [e1] "=m"(env_mmx), [e2] "=m"(env_emms), [img] "+m"(image)
-                   : [q] "m"(q));
+  __asm__ volatile(
+      "fninit\n\tfld1\n\tmovq %[q], %%mm0\n\tfnstenv %[e1]\n\t"
+      "fnsave %[img]\n\tfrstor %[img]\n\t"
+      "emms\n\tfnstenv %[e2]"
+      : [e1] "=m"(env_mmx), [e2] "=m"(env_emms), [img] "+m"(image)
+      : [q] "m"(q));
   struct f80 st0;
   memcpy(&st0, image + 28, sizeof st0); /* ST0 = R0 now that TOP = 0 */
   check_eq(env_mmx.fsw & 0x3800, 0, "TOP after an MMX write");
@@ -244,7 +254,8 @@ void test_mmx(void) {
   for (unsigned r = 0; r < 8; r++) empty += ((env_mmx.ftw >> (2 * r)) & 3) == 3;
   check_eq(empty, 0, "empty tags after an MMX write");
   check_eq(env_mmx.ftw & 3, 2, "tag of R0 after an MMX write");
-  if (qemu_deviation("an MMX write sets the aliased x87 exponent to all ones (QEMU 7.2 does not)")) {
+  if (qemu_deviation(
+          "an MMX write sets the aliased x87 exponent to all ones (QEMU 7.2 does not)")) {
     st0.sign_exp = 0xffff;
   }
   check_f80(st0, q, 0xffff, "ST0 aliasing MM0");

@@ -7,15 +7,15 @@
 #include "fpu.h"
 
 /* ST0 = a; ST0 op= m64 b; the result is stored as double and extended. */
-#define X87_BINOP(name, insn)                                                  \
-  static uint64_t name(uint16_t fcw, uint64_t a, uint64_t b, struct f80 *ext,  \
-                       uint16_t *fsw) {                                        \
-    uint64_t r;                                                                \
-    __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfldl %[a]\n\t" insn " %[b]\n\t" \
-                     "fld %%st(0)\n\tfstpt %[ext]\n\tfstpl %[r]\n\tfnstsw %[sw]" \
-                     : [r] "=m"(r), [ext] "=m"(*ext), [sw] "=m"(*fsw)          \
-                     : [cw] "m"(fcw), [a] "m"(a), [b] "m"(b));                 \
-    return r;                                                                  \
+#define X87_BINOP(name, insn)                                                                  \
+  static uint64_t name(uint16_t fcw, uint64_t a, uint64_t b, struct f80 *ext, uint16_t *fsw) { \
+    uint64_t r;                                                                                \
+    __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfldl %[a]\n\t" insn                             \
+                     " %[b]\n\t"                                                               \
+                     "fld %%st(0)\n\tfstpt %[ext]\n\tfstpl %[r]\n\tfnstsw %[sw]"               \
+                     : [r] "=m"(r), [ext] "=m"(*ext), [sw] "=m"(*fsw)                          \
+                     : [cw] "m"(fcw), [a] "m"(a), [b] "m"(b));                                 \
+    return r;                                                                                  \
   }
 
 X87_BINOP(x87_add, "faddl")
@@ -46,8 +46,8 @@ struct arith_case {
   const char *name;
   uint64_t (*op)(uint16_t, uint64_t, uint64_t, struct f80 *, uint16_t *);
   uint16_t fcw;
-  uint64_t a, b, want;  /* doubles */
-  uint64_t ext_mant;    /* ST0 before the double store */
+  uint64_t a, b, want;   /* doubles */
+  uint64_t ext_mant;     /* ST0 before the double store */
   uint16_t ext_exp, exc; /* its sign/exponent; FSW exception flags */
 };
 
@@ -151,16 +151,16 @@ void test_x87_convert(void) {
   uint64_t d;
   struct f80 e;
   uint16_t fsw;
-  __asm__ volatile("fninit\n\tfildl %[i32]\n\tfstpl %[d]\n\t"
-                   "fildll %[i64out]\n\tfld %%st(0)\n\tfstpt %[e]\n\t"
-                   "fistpll %[i64out]\n\t"
-                   "fldl %[two63]\n\tfistpll %[big]\n\t"
-                   "fildl %[c40000]\n\tfistps %[i16]\n\tfnstsw %[sw]\n\t"
-                   "fninit\n\tfldl %[snan]\n\tfstpl %[quieted]\n\tfnstsw %[snan_sw]"
-                   : [d] "=m"(d), [e] "=m"(e), [big] "=m"(big), [i16] "=m"(i16), [sw] "=m"(fsw),
-                     [i64out] "+m"(i64), [quieted] "=m"(quieted), [snan_sw] "=m"(snan_sw)
-                   : [i32] "m"(i32), [c40000] "m"((int32_t){40000}), [two63] "m"(two63),
-                     [snan] "m"(snan));
+  __asm__ volatile(
+      "fninit\n\tfildl %[i32]\n\tfstpl %[d]\n\t"
+      "fildll %[i64out]\n\tfld %%st(0)\n\tfstpt %[e]\n\t"
+      "fistpll %[i64out]\n\t"
+      "fldl %[two63]\n\tfistpll %[big]\n\t"
+      "fildl %[c40000]\n\tfistps %[i16]\n\tfnstsw %[sw]\n\t"
+      "fninit\n\tfldl %[snan]\n\tfstpl %[quieted]\n\tfnstsw %[snan_sw]"
+      : [d] "=m"(d), [e] "=m"(e), [big] "=m"(big), [i16] "=m"(i16), [sw] "=m"(fsw),
+        [i64out] "+m"(i64), [quieted] "=m"(quieted), [snan_sw] "=m"(snan_sw)
+      : [i32] "m"(i32), [c40000] "m"((int32_t){40000}), [two63] "m"(two63), [snan] "m"(snan));
   check_eq64(d, 0xc0fe240000000000ull, "fild m32 -123456");
   check_f80(e, 0xfffffffffffffffeull, 0x403d, "fild m64 2^63-1 exact in extended");
   check_eq64((uint64_t)i64, 0x7fffffffffffffffull, "fistp m64 2^63-1");
@@ -183,24 +183,25 @@ struct cmp_result {
 static struct cmp_result x87_compare(uint64_t a, uint64_t b) {
   struct cmp_result r;
   const uint32_t flags_in = 0x8d5 & ~0x45u; /* OF SF AF set, CF ZF PF clear */
-  __asm__ volatile("fninit\n\tfldl %[b]\n\tfldl %[a]\n\t"
-                   "fcom %%st(1)\n\tfnstsw %[s0]\n\tfnclex\n\t"
-                   "pushl %[fin]\n\tpopfl\n\t"
-                   "fcomi %%st(1), %%st\n\tpushfl\n\tpopl %[f1]\n\tfnstsw %[s1]\n\tfnclex\n\t"
-                   "pushl %[fin]\n\tpopfl\n\t"
-                   "fucomi %%st(1), %%st\n\tpushfl\n\tpopl %[f2]\n\tfnstsw %[s2]"
-                   : [s0] "=m"(r.fcom_sw), [s1] "=m"(r.fcomi_sw), [s2] "=m"(r.fucomi_sw),
-                     [f1] "=m"(r.fcomi_flags), [f2] "=m"(r.fucomi_flags)
-                   : [a] "m"(a), [b] "m"(b), [fin] "r"(flags_in)
-                   : "cc");
+  __asm__ volatile(
+      "fninit\n\tfldl %[b]\n\tfldl %[a]\n\t"
+      "fcom %%st(1)\n\tfnstsw %[s0]\n\tfnclex\n\t"
+      "pushl %[fin]\n\tpopfl\n\t"
+      "fcomi %%st(1), %%st\n\tpushfl\n\tpopl %[f1]\n\tfnstsw %[s1]\n\tfnclex\n\t"
+      "pushl %[fin]\n\tpopfl\n\t"
+      "fucomi %%st(1), %%st\n\tpushfl\n\tpopl %[f2]\n\tfnstsw %[s2]"
+      : [s0] "=m"(r.fcom_sw), [s1] "=m"(r.fcomi_sw), [s2] "=m"(r.fucomi_sw),
+        [f1] "=m"(r.fcomi_flags), [f2] "=m"(r.fucomi_flags)
+      : [a] "m"(a), [b] "m"(b), [fin] "r"(flags_in)
+      : "cc");
   return r;
 }
 
 static const struct {
   const char *name;
   uint64_t a, b;
-  uint16_t cc;       /* FCOM: C3 C2 C0 */
-  uint32_t flags;    /* FCOMI/FUCOMI: ZF PF CF (OF SF AF cleared) */
+  uint16_t cc;    /* FCOM: C3 C2 C0 */
+  uint32_t flags; /* FCOMI/FUCOMI: ZF PF CF (OF SF AF cleared) */
   uint16_t fcomi_ie, fucomi_ie;
 } cmp_cases[] = {
     {"2 > 1", D_2, D_1, 0, 0, 0, 0},
@@ -236,8 +237,7 @@ void test_x87_compare(void) {
     check((r.fucomi_flags & mask) == cmp_cases[i].flags, "fucomi %s: eflags %03x", n,
           r.fucomi_flags & mask);
     check((r.fcomi_sw & FSW_IE) == cmp_cases[i].fcomi_ie, "fcomi %s: sw %04x", n, r.fcomi_sw);
-    check((r.fucomi_sw & FSW_IE) == cmp_cases[i].fucomi_ie, "fucomi %s: sw %04x", n,
-          r.fucomi_sw);
+    check((r.fucomi_sw & FSW_IE) == cmp_cases[i].fucomi_ie, "fucomi %s: sw %04x", n, r.fucomi_sw);
   }
   check_eq(x87_fxam(D_0, false), FSW_C3, "fxam +0");
   check_eq(x87_fxam(0xfff0000000000000ull, false), FSW_C2 | FSW_C1 | FSW_C0, "fxam -inf");
@@ -255,14 +255,15 @@ struct consts {
 
 static struct consts x87_consts(uint16_t fcw) {
   struct consts c;
-  __asm__ volatile("fninit\n\tfldcw %[cw]\n\t"
-                   "fld1\n\tfstpt %[one]\n\tfldz\n\tfstpt %[zero]\n\t"
-                   "fldpi\n\tfstpt %[pi]\n\tfldl2e\n\tfstpt %[l2e]\n\t"
-                   "fldl2t\n\tfstpt %[l2t]\n\tfldlg2\n\tfstpt %[lg2]\n\t"
-                   "fldln2\n\tfstpt %[ln2]"
-                   : [one] "=m"(c.one), [zero] "=m"(c.zero), [pi] "=m"(c.pi), [l2e] "=m"(c.l2e),
-                     [l2t] "=m"(c.l2t), [lg2] "=m"(c.lg2), [ln2] "=m"(c.ln2)
-                   : [cw] "m"(fcw));
+  __asm__ volatile(
+      "fninit\n\tfldcw %[cw]\n\t"
+      "fld1\n\tfstpt %[one]\n\tfldz\n\tfstpt %[zero]\n\t"
+      "fldpi\n\tfstpt %[pi]\n\tfldl2e\n\tfstpt %[l2e]\n\t"
+      "fldl2t\n\tfstpt %[l2t]\n\tfldlg2\n\tfstpt %[lg2]\n\t"
+      "fldln2\n\tfstpt %[ln2]"
+      : [one] "=m"(c.one), [zero] "=m"(c.zero), [pi] "=m"(c.pi), [l2e] "=m"(c.l2e),
+        [l2t] "=m"(c.l2t), [lg2] "=m"(c.lg2), [ln2] "=m"(c.ln2)
+      : [cw] "m"(fcw));
   return c;
 }
 
@@ -292,11 +293,12 @@ static void check_stack(void) {
     uint32_t fcw, fsw, ftw, rest[4];
   } env;
   uint16_t sw_after_pop;
-  __asm__ volatile("fninit\n\tfld1\n\tfldpi\n\tfldz\n\t"
-                   "fnstenv %[env]\n\t"
-                   "fxch %%st(2)\n\t"                   /* 1, pi, 0 */
-                   "fstpt %[a]\n\tfstpt %[b]\n\tfstpt %[c]\n\tfnstsw %[sw]"
-                   : [a] "=m"(a), [b] "=m"(b), [c] "=m"(c), [env] "=m"(env), [sw] "=m"(sw_after_pop));
+  __asm__ volatile(
+      "fninit\n\tfld1\n\tfldpi\n\tfldz\n\t"
+      "fnstenv %[env]\n\t"
+      "fxch %%st(2)\n\t" /* 1, pi, 0 */
+      "fstpt %[a]\n\tfstpt %[b]\n\tfstpt %[c]\n\tfnstsw %[sw]"
+      : [a] "=m"(a), [b] "=m"(b), [c] "=m"(c), [env] "=m"(env), [sw] "=m"(sw_after_pop));
   check_eq(env.fsw & 0x3800, 5 << 11, "TOP after three loads");
   /* Tags, physical registers 7..0: 1.0 and pi valid (00), 0.0 zero (01),
    * the rest empty (11). */

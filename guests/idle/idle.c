@@ -17,7 +17,8 @@ static void tick(struct trap_frame *frame) {
 }
 
 static uint32_t wanted_ticks(const struct multiboot_info *info) {
-  const char *p = (info->flags & MULTIBOOT_INFO_CMDLINE) ? strstr((const char *)info->cmdline, "ticks=") : NULL;
+  const char *p =
+      (info->flags & MULTIBOOT_INFO_CMDLINE) ? strstr((const char *)info->cmdline, "ticks=") : NULL;
   uint32_t n = 0;
   if (!p) return 50;
   for (p += 6; *p >= '0' && *p <= '9'; p++) n = n * 10 + (uint32_t)(*p - '0');

@@ -175,8 +175,7 @@ static void check_rate(void) {
   uint32_t t2 = ticks;
   uint32_t per_second = t2 - t1;
   printf("rtc: %u PIT ticks in one RTC second\n", per_second);
-  check(per_second >= 500 && per_second <= 2000, "%u IRQ0s per RTC second, want ~1000",
-        per_second);
+  check(per_second >= 500 && per_second <= 2000, "%u IRQ0s per RTC second, want ~1000", per_second);
 }
 
 /* Mode 0 gives one rising edge at terminal count: while IRQ0 is masked it

@@ -12,9 +12,9 @@
 #include "idt.h"
 #include "io.h"
 #include "kstring.h"
-#include "reference.h"
 #include "multiboot.h"
 #include "printf.h"
+#include "reference.h"
 #include "serial.h"
 
 /* Linker-script symbols: the guest image spans [__image_start, __image_end). */

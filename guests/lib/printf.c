@@ -103,18 +103,10 @@ static void format_one(struct sink *out, char conv, const struct spec *spec, int
       emit_number(out, spec, magnitude, 10, false, v < 0 ? '-' : 0);
       break;
     }
-    case 'u':
-      emit_number(out, spec, take_unsigned(ap, longs), 10, false, 0);
-      break;
-    case 'x':
-      emit_number(out, spec, take_unsigned(ap, longs), 16, false, 0);
-      break;
-    case 'X':
-      emit_number(out, spec, take_unsigned(ap, longs), 16, true, 0);
-      break;
-    case 'o':
-      emit_number(out, spec, take_unsigned(ap, longs), 8, false, 0);
-      break;
+    case 'u': emit_number(out, spec, take_unsigned(ap, longs), 10, false, 0); break;
+    case 'x': emit_number(out, spec, take_unsigned(ap, longs), 16, false, 0); break;
+    case 'X': emit_number(out, spec, take_unsigned(ap, longs), 16, true, 0); break;
+    case 'o': emit_number(out, spec, take_unsigned(ap, longs), 8, false, 0); break;
     case 'p': {
       emit(out, '0');
       emit(out, 'x');
@@ -127,12 +119,8 @@ static void format_one(struct sink *out, char conv, const struct spec *spec, int
       emit_field(out, spec, 0, &c, 1);
       break;
     }
-    case 's':
-      emit_string(out, spec, va_arg(*ap, const char *));
-      break;
-    case '%':
-      emit(out, '%');
-      break;
+    case 's': emit_string(out, spec, va_arg(*ap, const char *)); break;
+    case '%': emit(out, '%'); break;
     default: /* unknown conversion: show it rather than guess */
       emit(out, '%');
       emit(out, conv);

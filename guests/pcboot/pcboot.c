@@ -73,7 +73,8 @@ static void check_crtc(void) {
 }
 
 static void check_module(const struct multiboot_info *info) {
-  if (!check(info->flags & MULTIBOOT_INFO_MODS, "no modules") || !check_eq(info->mods_count, 1, "modules"))
+  if (!check(info->flags & MULTIBOOT_INFO_MODS, "no modules") ||
+      !check_eq(info->mods_count, 1, "modules"))
     return;
   const struct multiboot_module *m = (const void *)info->mods_addr;
   const char *s = (const char *)m->string;

@@ -18,78 +18,79 @@
 #include "guest.h"
 
 /* Patchable functions. B8 id is MOV EAX, imm32: the immediate is at +1. */
-__asm__(".pushsection .text\n"
-        ".p2align 4\n"
-        "smc_mov:\n\t"
-        "movl $0x11111111, %eax\n\t"
-        "ret\n"
-        /* Same block: the store lands in the next instruction's imm32. */
-        ".p2align 4\n"
-        "smc_next_imm:\n\t"
-        "movl %ecx, 1f + 1\n"
-        "1:\tmovl $0, %eax\n\t"
-        "ret\n"
-        /* A loop storing ECX into the MOV right after the store on every
-         * iteration; EDX sums what the MOV loaded. */
-        ".p2align 4\n"
-        "smc_loop_sum:\n\t"
-        "xorl %edx, %edx\n"
-        "2:\tmovl %ecx, 1f + 1\n"
-        "1:\tmovl $0, %eax\n\t"
-        "addl %eax, %edx\n\t"
-        "loop 2b\n\t"
-        "movl %edx, %eax\n\t"
-        "ret\n"
-        /* Same block: the store turns the next opcode into INC or DEC. */
-        ".p2align 4\n"
-        "smc_next_opcode:\n\t"
-        "movl $100, %eax\n\t"
-        "movb %cl, 1f\n"
-        "1:\t.byte 0x40\n\t"          /* inc eax; 0x48 is dec eax */
-        "ret\n"
-        /* REP MOVSB over the immediate of the instruction right after it. */
-        ".p2align 4\n"
-        "smc_movsb_next:\n\t"
-        "pushl %esi\n\tpushl %edi\n\t"
-        "movl %edx, %esi\n\t"
-        "movl $1f + 1, %edi\n\t"
-        "movl $4, %ecx\n\t"
-        "rep movsb\n"
-        "1:\tmovl $0, %eax\n\t"
-        "popl %edi\n\tpopl %esi\n\t"
-        "ret\n"
-        /* A callee and a second caller that adds 1 to its result. */
-        ".p2align 4\n"
-        "smc_callee:\n\t"
-        "movl $0x100, %eax\n\t"
-        "ret\n"
-        ".p2align 4\n"
-        "smc_other_callee:\n\t"
-        "movl $0x200, %eax\n\t"
-        "ret\n"
-        ".p2align 4\n"
-        "smc_caller:\n\t"
-        "call smc_callee\n"
-        "smc_caller_call_end:\n\t"
-        "incl %eax\n\t"
-        "ret\n"
-        /* A MOV EAX, imm32 whose last two immediate bytes are on the next
-         * page: patching only those must still be seen. */
-        ".balign 4096\n"
-        ".skip 4096 - 16\n"
-        "smc_straddle:\n\t"
-        ".skip 13, 0x90\n\t"          /* NOPs: the MOV starts at page end - 3 */
-        "movl $0x11223344, %eax\n\t"
-        "ret\n"
-        /* Code that keeps a counter in its own page. */
-        ".p2align 4\n"
-        "smc_counter_fn:\n\t"
-        "incl smc_counter\n\t"
-        "movl smc_counter, %eax\n\t"
-        "ret\n"
-        "smc_counter:\n\t"
-        ".long 0\n"
-        ".popsection");
+__asm__(
+    ".pushsection .text\n"
+    ".p2align 4\n"
+    "smc_mov:\n\t"
+    "movl $0x11111111, %eax\n\t"
+    "ret\n"
+    /* Same block: the store lands in the next instruction's imm32. */
+    ".p2align 4\n"
+    "smc_next_imm:\n\t"
+    "movl %ecx, 1f + 1\n"
+    "1:\tmovl $0, %eax\n\t"
+    "ret\n"
+    /* A loop storing ECX into the MOV right after the store on every
+     * iteration; EDX sums what the MOV loaded. */
+    ".p2align 4\n"
+    "smc_loop_sum:\n\t"
+    "xorl %edx, %edx\n"
+    "2:\tmovl %ecx, 1f + 1\n"
+    "1:\tmovl $0, %eax\n\t"
+    "addl %eax, %edx\n\t"
+    "loop 2b\n\t"
+    "movl %edx, %eax\n\t"
+    "ret\n"
+    /* Same block: the store turns the next opcode into INC or DEC. */
+    ".p2align 4\n"
+    "smc_next_opcode:\n\t"
+    "movl $100, %eax\n\t"
+    "movb %cl, 1f\n"
+    "1:\t.byte 0x40\n\t" /* inc eax; 0x48 is dec eax */
+    "ret\n"
+    /* REP MOVSB over the immediate of the instruction right after it. */
+    ".p2align 4\n"
+    "smc_movsb_next:\n\t"
+    "pushl %esi\n\tpushl %edi\n\t"
+    "movl %edx, %esi\n\t"
+    "movl $1f + 1, %edi\n\t"
+    "movl $4, %ecx\n\t"
+    "rep movsb\n"
+    "1:\tmovl $0, %eax\n\t"
+    "popl %edi\n\tpopl %esi\n\t"
+    "ret\n"
+    /* A callee and a second caller that adds 1 to its result. */
+    ".p2align 4\n"
+    "smc_callee:\n\t"
+    "movl $0x100, %eax\n\t"
+    "ret\n"
+    ".p2align 4\n"
+    "smc_other_callee:\n\t"
+    "movl $0x200, %eax\n\t"
+    "ret\n"
+    ".p2align 4\n"
+    "smc_caller:\n\t"
+    "call smc_callee\n"
+    "smc_caller_call_end:\n\t"
+    "incl %eax\n\t"
+    "ret\n"
+    /* A MOV EAX, imm32 whose last two immediate bytes are on the next
+     * page: patching only those must still be seen. */
+    ".balign 4096\n"
+    ".skip 4096 - 16\n"
+    "smc_straddle:\n\t"
+    ".skip 13, 0x90\n\t" /* NOPs: the MOV starts at page end - 3 */
+    "movl $0x11223344, %eax\n\t"
+    "ret\n"
+    /* Code that keeps a counter in its own page. */
+    ".p2align 4\n"
+    "smc_counter_fn:\n\t"
+    "incl smc_counter\n\t"
+    "movl smc_counter, %eax\n\t"
+    "ret\n"
+    "smc_counter:\n\t"
+    ".long 0\n"
+    ".popsection");
 
 uint32_t smc_mov(void);
 uint32_t smc_next_imm(void);
@@ -110,9 +111,7 @@ static uint32_t call_with_ecx(uint32_t (*fn)(void), uint32_t ecx, uint32_t edx) 
   return eax;
 }
 
-static void patch32(void *at, uint32_t value) {
-  *(volatile uint32_t *)at = value;
-}
+static void patch32(void *at, uint32_t value) { *(volatile uint32_t *)at = value; }
 
 static void check_patch_imm(void) {
   check_eq(smc_mov(), 0x11111111, "mov before patching");

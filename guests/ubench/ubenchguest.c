@@ -61,11 +61,8 @@ static inline uint64_t rdtsc(void) {
 
 static void syscall(struct trap_frame *frame) {
   switch (frame->eax) {
-    case SYS_EXIT:
-      user_return(0);
-    case SYS_NOP:
-      nops++;
-      break;
+    case SYS_EXIT: user_return(0);
+    case SYS_NOP: nops++; break;
     case SYS_UNMAP: /* like munmap: drop the window, flush it */
       memset(pf_table, 0, PAGE_SIZE);
       reload_cr3();
@@ -257,12 +254,9 @@ static const struct {
   const char *name;
   void (*run)(uint32_t iters);
 } benches[] = {
-    {"syscall_int80", bench_int80},
-    {"syscall_sysenter", bench_sysenter},
-    {"pagefault", bench_pagefault},
-    {"ctxswitch", bench_ctxswitch},
-    {"hiddenfault", bench_hiddenfault},
-    {"apic_eoi", bench_apic_eoi},
+    {"syscall_int80", bench_int80},     {"syscall_sysenter", bench_sysenter},
+    {"pagefault", bench_pagefault},     {"ctxswitch", bench_ctxswitch},
+    {"hiddenfault", bench_hiddenfault}, {"apic_eoi", bench_apic_eoi},
 };
 #define NBENCHES (sizeof benches / sizeof benches[0])
 

@@ -31,13 +31,9 @@ static void sysenter_dispatch(struct sysenter_frame *frame) {
   }
   if (read_eflags() & EFLAGS_IF) sysenter_bad_state++;
   switch (frame->eax) {
-    case SYS_EXIT:
-      user_return(frame->ebx);
-    case SYS_ADD:
-      frame->eax = frame->ebx + 2 * frame->esi + 3 * frame->edi;
-      break;
-    default:
-      frame->eax = 0xFFFFFFFF;
+    case SYS_EXIT: user_return(frame->ebx);
+    case SYS_ADD: frame->eax = frame->ebx + 2 * frame->esi + 3 * frame->edi; break;
+    default: frame->eax = 0xFFFFFFFF;
   }
 }
 

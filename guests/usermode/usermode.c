@@ -29,13 +29,9 @@ static void syscall(struct trap_frame *frame) {
   }
   if (((read_eflags() ^ frame->eflags) & EFLAGS_IF) != 0) syscall_if_mismatches++;
   switch (frame->eax) {
-    case SYS_EXIT:
-      user_return(frame->ebx);
-    case SYS_ADD:
-      frame->eax = frame->ebx + 2 * frame->ecx + 3 * frame->edx;
-      break;
-    default:
-      frame->eax = 0xFFFFFFFF;
+    case SYS_EXIT: user_return(frame->ebx);
+    case SYS_ADD: frame->eax = frame->ebx + 2 * frame->ecx + 3 * frame->edx; break;
+    default: frame->eax = 0xFFFFFFFF;
   }
 }
 

@@ -14,9 +14,9 @@ namespace tv {
 
 #define TV_COUNTER_ENUM_ENTRY(id, name) id,
 #define TV_COUNTER_NAME_ENTRY(id, name) name,
-#define TV_COUNTER_LIST(Enum, LIST)                                                \
-  enum class Enum : uint8_t { LIST(TV_COUNTER_ENUM_ENTRY) kCount };                \
-  inline constexpr const char* k##Enum##Names[] = {LIST(TV_COUNTER_NAME_ENTRY)};   \
+#define TV_COUNTER_LIST(Enum, LIST)                                              \
+  enum class Enum : uint8_t { LIST(TV_COUNTER_ENUM_ENTRY) kCount };              \
+  inline constexpr const char* k##Enum##Names[] = {LIST(TV_COUNTER_NAME_ENTRY)}; \
   inline constexpr size_t k##Enum##Count = size_t(Enum::kCount);
 
 // One counter per enum value.

@@ -65,8 +65,10 @@ class JsonWriter {
         case '\n': out_ += "\\n"; break;
         case '\t': out_ += "\\t"; break;
         default:
-          if (static_cast<unsigned char>(c) < 0x20) out_ += fmt::format("\\u{:04x}", int(c));
-          else out_ += c;
+          if (static_cast<unsigned char>(c) < 0x20)
+            out_ += fmt::format("\\u{:04x}", int(c));
+          else
+            out_ += c;
       }
     }
     out_ += '"';

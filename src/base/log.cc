@@ -10,9 +10,7 @@
 
 namespace tv {
 
-std::string errno_message(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
+std::string errno_message(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 namespace log {
 namespace {

@@ -2,21 +2,21 @@
 // backend can run a kind of guest on this host (the guest tests use it to
 // skip with a reason). Host errors print one line and exit 2; the guest's
 // debug-exit status is odd ((value << 1) | 1), so the two never collide.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <fmt/ranges.h>
-#include <vector>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
-#include "vmm/config.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "bt/exec/bt_backend.h"
 #include "kvm/kvm_backend.h"
+#include "vmm/config.h"
 #include "vmm/machine.h"
 
 namespace {
@@ -41,7 +41,8 @@ uint64_t parse_size_option(const std::string& flag, const std::string& text) {
 }
 
 int run_guest(const tv::Config& config) {
-  tv::Machine machine(config, config.backend == tv::BackendKind::kKvm ? tv::make_kvm_backend : tv::make_bt_backend);
+  tv::Machine machine(
+      config, config.backend == tv::BackendKind::kKvm ? tv::make_kvm_backend : tv::make_bt_backend);
   tv::MachineExit exit = machine.run();
   if (!exit.reason.empty()) std::fprintf(stderr, "transvisor: %s\n", exit.reason.c_str());
   if (config.profile) std::fputs(machine.profile_report().c_str(), stderr);
@@ -59,7 +60,8 @@ constexpr const char* kFeatures[] = {"paging", "exceptions", "segment-limits", "
 int probe(const std::string& backend, const std::vector<std::string>& features) {
   for (const auto& f : features)
     if (std::find(std::begin(kFeatures), std::end(kFeatures), f) == std::end(kFeatures))
-      throw tv::Error(fmt::format("unknown feature '{}' (expected paging, exceptions, segment-limits or cpuid)", f));
+      throw tv::Error(fmt::format(
+          "unknown feature '{}' (expected paging, exceptions, segment-limits or cpuid)", f));
   bool kvm = parse_backend(backend) == tv::BackendKind::kKvm;
   std::vector<std::string> checks = features.empty() ? std::vector<std::string>{""} : features;
   for (const auto& f : checks) {
@@ -69,8 +71,9 @@ int probe(const std::string& backend, const std::vector<std::string>& features) 
       return 1;
     }
   }
-  std::printf("%s: can run guests needing: %s\n", backend.c_str(),
-              features.empty() ? "nothing special" : fmt::format("{}", fmt::join(features, ", ")).c_str());
+  std::printf(
+      "%s: can run guests needing: %s\n", backend.c_str(),
+      features.empty() ? "nothing special" : fmt::format("{}", fmt::join(features, ", ")).c_str());
   return 0;
 }
 
@@ -87,22 +90,26 @@ int main(int argc, char** argv) {
   std::string mem = "256M", tc_size = "64M", backend = "bt";
   auto* run = app.add_subcommand("run", "boot a guest kernel");
   run->add_option("--kernel", config.kernel, "multiboot ELF kernel or Linux bzImage")->required();
-  run->add_option("--initrd", config.initrds,
-                 "initial ramdisk or multiboot module: \"FILE [ARGS][,FILE2 [ARGS2]]\" (repeatable)");
+  run->add_option(
+      "--initrd", config.initrds,
+      "initial ramdisk or multiboot module: \"FILE [ARGS][,FILE2 [ARGS2]]\" (repeatable)");
   run->add_option("--append", config.append, "kernel command line");
   run->add_option("--mem", mem, "guest RAM, e.g. 64M or 1G (default 256M)");
   run->add_option("--backend", backend, "bt (binary translation, default) or kvm");
   run->add_option("--tc-size", tc_size, "translation cache size (bt, default 64M)");
   run->add_flag("--profile", config.profile, "print a profile report at exit");
   run->add_option("--profile-json", config.profile_json, "write the profile as JSON to FILE");
-  run->add_flag("--perf-map", config.perf_map, "bt: name translated blocks for host perf (/tmp/perf-PID.map)");
+  run->add_flag("--perf-map", config.perf_map,
+                "bt: name translated blocks for host perf (/tmp/perf-PID.map)");
   run->add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off");
 
   std::string probe_backend = "kvm";
   std::vector<std::string> features;
   auto* probe_cmd = app.add_subcommand("probe", "can a backend run a kind of guest here?");
   probe_cmd->add_option("--backend", probe_backend, "bt or kvm");
-  probe_cmd->add_option("--feature", features, "guest feature to test (repeatable): paging, exceptions, segment-limits, cpuid");
+  probe_cmd->add_option(
+      "--feature", features,
+      "guest feature to test (repeatable): paging, exceptions, segment-limits, cpuid");
 
   try {
     app.parse(argc, argv);
@@ -117,7 +124,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (!tv::log::set_level(log_level)) throw tv::Error(fmt::format("unknown log level '{}'", log_level));
+    if (!tv::log::set_level(log_level))
+      throw tv::Error(fmt::format("unknown log level '{}'", log_level));
     if (probe_cmd->parsed()) return probe(probe_backend, features);
     config.backend = parse_backend(backend);
     config.mem_bytes = parse_size_option("--mem", mem);

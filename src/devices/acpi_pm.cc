@@ -148,18 +148,12 @@ void AcpiPm::write(uint64_t offset, unsigned size, uint64_t value) {
 uint16_t AcpiPm::read_word(uint64_t offset, uint64_t now) const {
   uint64_t timer = timer_ticks(now) & kTimerMask;  // bits 24-31 read 0
   switch (offset) {
-    case kStatus:
-      return pm1_status_;
-    case kEnable:
-      return pm1_enable_;
-    case kControl:
-      return pm1_control_ | kSciEn;  // SLP_EN is write-only
-    case kTimer:
-      return uint16_t(timer);
-    case kTimer + 2:
-      return uint16_t(timer >> 16);
-    default:
-      return 0;  // reserved; the PM timer is read-only
+    case kStatus: return pm1_status_;
+    case kEnable: return pm1_enable_;
+    case kControl: return pm1_control_ | kSciEn;  // SLP_EN is write-only
+    case kTimer: return uint16_t(timer);
+    case kTimer + 2: return uint16_t(timer >> 16);
+    default: return 0;  // reserved; the PM timer is read-only
   }
 }
 
@@ -168,13 +162,9 @@ void AcpiPm::write_word(uint64_t offset, uint16_t value, uint16_t mask) {
     case kStatus:  // write 1 to clear (ACPI 4.8.3.1.1)
       pm1_status_ &= uint16_t(~(value & mask & kStatusBits));
       return;
-    case kEnable:
-      pm1_enable_ = deposit(pm1_enable_, value, mask & kEnableBits);
-      return;
-    case kControl:
-      return write_control(value, mask);
-    default:
-      return;
+    case kEnable: pm1_enable_ = deposit(pm1_enable_, value, mask & kEnableBits); return;
+    case kControl: return write_control(value, mask);
+    default: return;
   }
 }
 

@@ -22,15 +22,20 @@ enum class DeliveryMode : uint8_t {
 
 // ICR destination shorthands (SDM Vol. 3A 11.6.1); messages from the I/O
 // APIC and MSIs always use kNone.
-enum class Shorthand : uint8_t { kNone = 0, kSelf = 1, kAllIncludingSelf = 2, kAllExcludingSelf = 3 };
+enum class Shorthand : uint8_t {
+  kNone = 0,
+  kSelf = 1,
+  kAllIncludingSelf = 2,
+  kAllExcludingSelf = 3
+};
 
 struct ApicMessage {
   uint8_t vector = 0;
   DeliveryMode mode = DeliveryMode::kFixed;
-  bool logical = false;    // destination mode: false = physical APIC ID
-  uint32_t dest = 0;       // APIC ID (0xFF: broadcast) or logical destination mask
-  bool level = false;      // trigger mode: true = level
-  bool assert = true;      // level messages: assert (INIT de-assert has false)
+  bool logical = false;  // destination mode: false = physical APIC ID
+  uint32_t dest = 0;     // APIC ID (0xFF: broadcast) or logical destination mask
+  bool level = false;    // trigger mode: true = level
+  bool assert = true;    // level messages: assert (INIT de-assert has false)
   Shorthand shorthand = Shorthand::kNone;
   uint32_t source_id = 0;  // APIC ID of the sender, for kSelf / kAllExcludingSelf
 };

@@ -31,14 +31,10 @@ bool ApicCluster::addressed(const LocalApic& apic, const ApicMessage& message) {
   // SDM 11.4.3: a globally disabled APIC is absent from the bus.
   if (!apic.hardware_enabled()) return false;
   switch (message.shorthand) {
-    case Shorthand::kSelf:
-      return apic.id() == message.source_id;
-    case Shorthand::kAllIncludingSelf:
-      return true;
-    case Shorthand::kAllExcludingSelf:
-      return apic.id() != message.source_id;
-    case Shorthand::kNone:
-      break;
+    case Shorthand::kSelf: return apic.id() == message.source_id;
+    case Shorthand::kAllIncludingSelf: return true;
+    case Shorthand::kAllExcludingSelf: return apic.id() != message.source_id;
+    case Shorthand::kNone: break;
   }
   // xAPIC destinations are 8 bits (SDM 11.6.2). 0xFF is a broadcast in
   // both modes, even to an APIC whose LDR is still 0 (as KVM).

@@ -54,8 +54,10 @@ void Bus::log_unknown(uint64_t addr, bool is_write) {
   const Note note{addr, is_write, remember_unknown(addr)};
   if (note.novelty == Novelty::kSeen) return;
   if (!defer_logs_) return log_note(note);
-  if (deferred_count_ < kDeferred) deferred_[deferred_count_++] = note;
-  else ++deferred_dropped_;
+  if (deferred_count_ < kDeferred)
+    deferred_[deferred_count_++] = note;
+  else
+    ++deferred_dropped_;
 }
 
 void Bus::log_note(const Note& note) const {
@@ -65,20 +67,22 @@ void Bus::log_note(const Note& note) const {
                           kLoggedUnknown, pio ? "ports" : "MMIO addresses");
     return;
   }
-  log::get("bus")->info("guest {} unclaimed {} {:#x} (logged once)", note.is_write ? "wrote" : "read",
-                        pio ? "port" : "MMIO address", note.addr);
+  log::get("bus")->info("guest {} unclaimed {} {:#x} (logged once)",
+                        note.is_write ? "wrote" : "read", pio ? "port" : "MMIO address", note.addr);
 }
 
 void Bus::log_deferred() {
   for (unsigned i = 0; i < deferred_count_; ++i) log_note(deferred_[i]);
   if (deferred_dropped_)
-    log::get("bus")->info("guest accessed {} more unclaimed addresses, not logged", deferred_dropped_);
+    log::get("bus")->info("guest accessed {} more unclaimed addresses, not logged",
+                          deferred_dropped_);
   deferred_count_ = deferred_dropped_ = 0;
 }
 
 std::map<std::string, uint64_t> Bus::access_counts() const {
   std::map<std::string, uint64_t> counts;
-  for (const auto& [base, range] : ranges_) counts[std::string(range.device->name())] += range.accesses;
+  for (const auto& [base, range] : ranges_)
+    counts[std::string(range.device->name())] += range.accesses;
   return counts;
 }
 

@@ -219,51 +219,37 @@ void Hpet::write(uint64_t offset, unsigned size, uint64_t value) {
 
 uint64_t Hpet::read_register(uint64_t reg) const {
   switch (reg) {
-    case kRegCapabilities:
-      return kCapabilities;
-    case kRegConfig:
-      return config_;
-    case kRegStatus:
-      return status_;
-    case kRegCounter:
-      return counter_at(clock_.now_ns());
-    default:
-      break;
+    case kRegCapabilities: return kCapabilities;
+    case kRegConfig: return config_;
+    case kRegStatus: return status_;
+    case kRegCounter: return counter_at(clock_.now_ns());
+    default: break;
   }
   if (reg < kTimerBase || reg >= kTimerBase + kTimers * kTimerStride) return 0;
   const Timer& t = timers_[(reg - kTimerBase) / kTimerStride];
   switch ((reg - kTimerBase) % kTimerStride) {
-    case kTimerConfig:
-      return t.config | kTimerCaps;
-    case kTimerComparator:
-      return t.comparator;
-    default:
-      return 0;  // FSB interrupt route: FSB delivery is not offered
+    case kTimerConfig: return t.config | kTimerCaps;
+    case kTimerComparator: return t.comparator;
+    default: return 0;  // FSB interrupt route: FSB delivery is not offered
   }
 }
 
 void Hpet::write_register(uint64_t reg, uint64_t value, uint64_t mask, uint64_t now) {
   switch (reg) {
-    case kRegConfig:
-      return write_config(deposit(config_, value, mask), now);
+    case kRegConfig: return write_config(deposit(config_, value, mask), now);
     case kRegStatus:  // write 1 to clear (spec 2.3.6)
       status_ &= ~(value & mask);
       for (unsigned n = 0; n < kTimers; ++n) update_line(n);
       return;
-    case kRegCounter:
-      return write_counter(value, mask, now);
-    default:
-      break;
+    case kRegCounter: return write_counter(value, mask, now);
+    default: break;
   }
   if (reg < kTimerBase || reg >= kTimerBase + kTimers * kTimerStride) return;  // read-only
   unsigned n = unsigned((reg - kTimerBase) / kTimerStride);
   switch ((reg - kTimerBase) % kTimerStride) {
-    case kTimerConfig:
-      return write_timer_config(n, value, mask);
-    case kTimerComparator:
-      return write_comparator(n, value, mask, now);
-    default:
-      return;
+    case kTimerConfig: return write_timer_config(n, value, mask);
+    case kTimerComparator: return write_comparator(n, value, mask, now);
+    default: return;
   }
 }
 

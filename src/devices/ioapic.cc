@@ -101,10 +101,8 @@ uint32_t IoApic::read_register(uint8_t index) const {
     case kRegId:
     case kRegArbitration:  // the arbitration ID is loaded from the APIC ID
       return uint32_t(id_) << kIdShift;
-    case kRegVersion:
-      return kVersion;
-    default:
-      break;
+    case kRegVersion: return kVersion;
+    default: break;
   }
   if (index >= kRegRedirBase && index < kRegRedirBase + 2 * kPins) {
     uint64_t entry = entries_[(index - kRegRedirBase) / 2];

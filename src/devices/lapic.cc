@@ -127,22 +127,14 @@ void LocalApic::accept(const ApicMessage& message) {
       // SDM 11.4.7.2: a software-disabled APIC takes only NMI, INIT, SMI, SIPI.
       if (software_enabled()) set_irr(message.vector, message.level);
       return;
-    case DeliveryMode::kNmi:
-      nmi_pending_ = true;
-      return;
+    case DeliveryMode::kNmi: nmi_pending_ = true; return;
     case DeliveryMode::kInit:
       if (message.level && !message.assert) return;  // INIT de-assert: ignored by the xAPIC
       init_from_message();
       return;
-    case DeliveryMode::kStartup:
-      sipi_vector_ = message.vector;
-      return;
-    case DeliveryMode::kExtInt:
-      extint_message_ = true;
-      return;
-    case DeliveryMode::kSmi:
-      log_once(logged_smi_, "unimplemented: SMI delivery (dropped)");
-      return;
+    case DeliveryMode::kStartup: sipi_vector_ = message.vector; return;
+    case DeliveryMode::kExtInt: extint_message_ = true; return;
+    case DeliveryMode::kSmi: log_once(logged_smi_, "unimplemented: SMI delivery (dropped)"); return;
   }
   log_once(logged_reserved_mode_, "message with a reserved delivery mode dropped");
 }

@@ -29,7 +29,8 @@ bool in_bank(unsigned offset, unsigned base) { return offset >= base && offset <
 // The registers whose writes change the timer: its LVT entry, counts and
 // divider (SVR too: a software disable masks the LVT).
 bool touches_timer(unsigned offset) {
-  return offset == kRegLvtTimer || offset == kRegInitialCount || offset == kRegDivide || offset == kRegSvr;
+  return offset == kRegLvtTimer || offset == kRegInitialCount || offset == kRegDivide ||
+         offset == kRegSvr;
 }
 
 }  // namespace
@@ -71,40 +72,23 @@ void LocalApic::write(uint64_t offset, unsigned size, uint64_t value) {
 
 uint32_t LocalApic::read_register(unsigned offset, uint64_t now) {
   switch (offset) {
-    case kRegId:
-      return id_;
-    case kRegVersion:
-      return kVersion;
-    case kRegTpr:
-      return tpr_;
-    case kRegApr:
-      return 0;
-    case kRegPpr:
-      return ppr();
-    case kRegEoi:
-      return 0;  // write-only
-    case kRegRrd:
-      return 0;  // remote read: no three-wire bus
-    case kRegLdr:
-      return ldr_;
-    case kRegDfr:
-      return dfr_;
-    case kRegSvr:
-      return svr_;
-    case kRegEsr:
-      return esr_;
-    case kRegIcrLow:
-      return icr_low_;
-    case kRegIcrHigh:
-      return icr_high_;
-    case kRegInitialCount:
-      return timer_initial_;
-    case kRegCurrentCount:
-      return current_count(now);
-    case kRegDivide:
-      return timer_divide_;
-    default:
-      break;
+    case kRegId: return id_;
+    case kRegVersion: return kVersion;
+    case kRegTpr: return tpr_;
+    case kRegApr: return 0;
+    case kRegPpr: return ppr();
+    case kRegEoi: return 0;  // write-only
+    case kRegRrd: return 0;  // remote read: no three-wire bus
+    case kRegLdr: return ldr_;
+    case kRegDfr: return dfr_;
+    case kRegSvr: return svr_;
+    case kRegEsr: return esr_;
+    case kRegIcrLow: return icr_low_;
+    case kRegIcrHigh: return icr_high_;
+    case kRegInitialCount: return timer_initial_;
+    case kRegCurrentCount: return current_count(now);
+    case kRegDivide: return timer_divide_;
+    default: break;
   }
   if (in_bank(offset, kRegIsr)) return isr_[(offset - kRegIsr) >> 4];
   if (in_bank(offset, kRegTmr)) return tmr_[(offset - kRegTmr) >> 4];
@@ -116,48 +100,26 @@ uint32_t LocalApic::read_register(unsigned offset, uint64_t now) {
 
 void LocalApic::write_register(unsigned offset, uint32_t value, uint64_t now) {
   switch (offset) {
-    case kRegId:
-      id_ = value & kIdMask;
-      return;
-    case kRegTpr:
-      tpr_ = value & 0xFF;
-      return;
-    case kRegEoi:
-      eoi();
-      return;
-    case kRegLdr:
-      ldr_ = value & kIdMask;
-      return;
-    case kRegDfr:
-      dfr_ = value | kDfrReservedOnes;
-      return;
+    case kRegId: id_ = value & kIdMask; return;
+    case kRegTpr: tpr_ = value & 0xFF; return;
+    case kRegEoi: eoi(); return;
+    case kRegLdr: ldr_ = value & kIdMask; return;
+    case kRegDfr: dfr_ = value | kDfrReservedOnes; return;
     case kRegSvr:
       svr_ = value & kSvrWritable;
       if (!software_enabled()) software_disable();
       return;
-    case kRegEsr:
-      write_esr();
-      return;
-    case kRegIcrLow:
-      write_icr_low(value);
-      return;
-    case kRegIcrHigh:
-      icr_high_ = value & kIcrHighWritable;
-      return;
-    case kRegInitialCount:
-      write_initial_count(value, now);
-      return;
-    case kRegDivide:
-      write_divide(value, now);
-      return;
+    case kRegEsr: write_esr(); return;
+    case kRegIcrLow: write_icr_low(value); return;
+    case kRegIcrHigh: icr_high_ = value & kIcrHighWritable; return;
+    case kRegInitialCount: write_initial_count(value, now); return;
+    case kRegDivide: write_divide(value, now); return;
     case kRegVersion:
     case kRegApr:
     case kRegPpr:
     case kRegRrd:
-    case kRegCurrentCount:
-      return;  // read-only
-    default:
-      break;
+    case kRegCurrentCount: return;  // read-only
+    default: break;
   }
   if (in_bank(offset, kRegIsr) || in_bank(offset, kRegTmr) || in_bank(offset, kRegIrr)) return;
   if (offset >= kRegLvtTimer && offset <= kRegLvtError)

@@ -31,12 +31,9 @@ static_assert(LocalApic::kBusHz == kNsPerSecond, "the timer arithmetic counts on
 
 LocalApic::TimerMode LocalApic::timer_mode_of(uint32_t lvt) {
   switch ((lvt & kLvtTimerMode) >> 17) {
-    case 1:
-      return TimerMode::kPeriodic;
-    case 2:
-      return TimerMode::kTscDeadline;
-    default:
-      return TimerMode::kOneShot;
+    case 1: return TimerMode::kPeriodic;
+    case 2: return TimerMode::kTscDeadline;
+    default: return TimerMode::kOneShot;
   }
 }
 
@@ -82,9 +79,7 @@ void LocalApic::advance(uint64_t now_ns) {
       timer_fires_ = (ticks - timer_first_) / timer_initial_ + 1;
       return;
     }
-    case TimerMode::kOneShot:
-      timer_fires_ = 1;
-      return;
+    case TimerMode::kOneShot: timer_fires_ = 1; return;
   }
 }
 

@@ -13,7 +13,8 @@ namespace tv::dev::pc {
 constexpr uint64_t kLapicBase = 0xFEE00000;
 constexpr uint64_t kIoapicBase = 0xFEC00000;
 constexpr uint64_t kHpetBase = 0xFED00000;
-constexpr uint8_t kIoapicId = 0;  // the BSP's local APIC has ID 0 too; the IDs live in different spaces
+constexpr uint8_t kIoapicId =
+    0;  // the BSP's local APIC has ID 0 too; the IDs live in different spaces
 constexpr unsigned kIoapicPins = 24;
 
 // Firmware tables (ACPI RSDP, its tables, the MP floating pointer and

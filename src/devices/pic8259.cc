@@ -128,7 +128,7 @@ void PicPair::Chip::ocw2(uint8_t value) {
     case 1:  // non-specific EOI
       if (any) isr &= uint8_t(~(1u << highest));
       break;
-    case 2: break;  // no operation
+    case 2: break;                                  // no operation
     case 3: isr &= uint8_t(~(1u << level)); break;  // specific EOI
     case 4: rotate_on_auto_eoi = true; break;
     case 5:  // rotate on non-specific EOI
@@ -138,7 +138,7 @@ void PicPair::Chip::ocw2(uint8_t value) {
       }
       break;
     case 6: priority_add = uint8_t((level + 1) & 7); break;  // set priority
-    case 7:  // rotate on specific EOI
+    case 7:                                                  // rotate on specific EOI
       isr &= uint8_t(~(1u << level));
       priority_add = uint8_t((level + 1) & 7);
       break;
@@ -285,8 +285,8 @@ uint8_t PicPair::acknowledge() {
 
 std::string PicPair::state_summary() const {
   return fmt::format(
-      "master irr={:02x} isr={:02x} imr={:02x} slave irr={:02x} isr={:02x} imr={:02x}",
-      master_.irr, master_.isr, master_.imr, slave_.irr, slave_.isr, slave_.imr);
+      "master irr={:02x} isr={:02x} imr={:02x} slave irr={:02x} isr={:02x} imr={:02x}", master_.irr,
+      master_.isr, master_.imr, slave_.irr, slave_.isr, slave_.imr);
 }
 
 }  // namespace tv::dev

@@ -92,8 +92,7 @@ uint16_t Pit8254::count_at(const Channel& ch, uint64_t ns) {
   uint64_t t = ticks_at(ch, ns);
   uint64_t n = segment_at(ch, ns).reload;
   switch (ch.mode) {
-    case 2:
-      return uint16_t(n - t % n);
+    case 2: return uint16_t(n - t % n);
     case 3: {
       // Decrements by two; an odd count spends (N+1)/2 clocks high and
       // (N-1)/2 low, the first clock of each half taking 1 (high) or 3 (low).
@@ -110,17 +109,14 @@ uint16_t Pit8254::count_at(const Channel& ch, uint64_t ns) {
 
 bool Pit8254::out_at(const Channel& ch, uint64_t ns) {
   if (!ch.loaded) return ch.mode != 0 && ch.mode != 1;  // control word sets OUT
-  if (!ch.gate && periodic(ch)) return true;             // gate low forces OUT high
+  if (!ch.gate && periodic(ch)) return true;            // gate low forces OUT high
   uint64_t t = ticks_at(ch, ns);
   uint64_t n = segment_at(ch, ns).reload;
   switch (ch.mode) {
     case 0:
-    case 1:
-      return t >= n;
-    case 2:
-      return t % n != n - 1;  // low for the one clock at count 1
-    case 3:
-      return t % n < (n + 1) / 2;
+    case 1: return t >= n;
+    case 2: return t % n != n - 1;  // low for the one clock at count 1
+    case 3: return t % n < (n + 1) / 2;
     default:  // 4, 5: a one-clock low strobe at terminal count
       return t != n;
   }
@@ -232,12 +228,8 @@ uint8_t Pit8254::status_byte(const Channel& ch, uint64_t now) const {
 void Pit8254::write_count(Channel& ch, uint8_t value, uint64_t now) {
   uint32_t count;
   switch (ch.access) {
-    case Access::kLow:
-      count = value;
-      break;
-    case Access::kHigh:
-      count = uint32_t(value) << 8;
-      break;
+    case Access::kLow: count = value; break;
+    case Access::kHigh: count = uint32_t(value) << 8; break;
     default:
       if (!ch.write_high_next) {
         ch.write_low = value;
@@ -287,16 +279,13 @@ uint8_t Pit8254::read_counter(Channel& ch, uint64_t now) {
   bool high;
   bool last_byte = true;
   switch (ch.access) {
-    case Access::kHigh:
-      high = true;
-      break;
+    case Access::kHigh: high = true; break;
     case Access::kLowHigh:
       high = ch.read_high_next;
       last_byte = high;
       ch.read_high_next = !high;
       break;
-    default:
-      high = false;
+    default: high = false;
   }
   // A latch holds until it has been read completely, then follows the count.
   if (last_byte) ch.latched_count.reset();

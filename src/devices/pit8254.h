@@ -52,9 +52,9 @@ class Pit8254 final : public IoDevice, public TimedDevice {
     Access access = Access::kLowHigh;
     bool bcd = false;
     bool gate = true;
-    bool loaded = false;        // a count is in the counting element
-    bool frozen = false;        // loaded but gate low: ticks stand still
-    uint64_t frozen_ticks = 0;  // ticks counted when the gate fell
+    bool loaded = false;           // a count is in the counting element
+    bool frozen = false;           // loaded but gate low: ticks stand still
+    uint64_t frozen_ticks = 0;     // ticks counted when the gate fell
     uint32_t count_reg = 0x10000;  // last complete count written (CR)
     Segment seg;
     std::optional<Segment> next;  // modes 2/3: new count at the period end

@@ -50,18 +50,21 @@ constexpr uint8_t kDVrt = 0x80;
 
 bool is_time_register(uint8_t index) {
   switch (index) {
-    case kSeconds: case kMinutes: case kHours: case kDayOfWeek:
-    case kDayOfMonth: case kMonth: case kYear: case kCentury:
-      return true;
-    default:
-      return false;
+    case kSeconds:
+    case kMinutes:
+    case kHours:
+    case kDayOfWeek:
+    case kDayOfMonth:
+    case kMonth:
+    case kYear:
+    case kCentury: return true;
+    default: return false;
   }
 }
 
 }  // namespace
 
-Rtc::Rtc(const Clock& clock, IrqSink& irq, uint64_t ram_bytes,
-         std::function<time_t()> wall_clock)
+Rtc::Rtc(const Clock& clock, IrqSink& irq, uint64_t ram_bytes, std::function<time_t()> wall_clock)
     : clock_(clock), irq_(irq) {
   cmos_[kRegA] = 0x26;      // 32.768 kHz divider, 1024 Hz periodic rate
   cmos_[kRegB] = kB24Hour;  // BCD, 24-hour, no interrupts
@@ -113,27 +116,20 @@ uint8_t Rtc::read_register(uint8_t index, uint64_t now) {
       bool uip = !(cmos_[kRegB] & kBSet) && phase >= kNsPerSecond - kUipWindowNs;
       return cmos_[kRegA] | (uip ? kAUip : 0);
     }
-    case kRegC:
-      return read_reg_c(now);
-    case kRegD:
-      return kDVrt;
-    default:
-      return cmos_[index];  // alarms, register B, NVRAM
+    case kRegC: return read_reg_c(now);
+    case kRegD: return kDVrt;
+    default: return cmos_[index];  // alarms, register B, NVRAM
   }
 }
 
 void Rtc::write_register(uint8_t index, uint8_t value, uint64_t now) {
   if (is_time_register(index)) return write_time_field(index, value, now);
   switch (index) {
-    case kRegA:
-      return write_reg_a(value, now);
-    case kRegB:
-      return write_reg_b(value, now);
+    case kRegA: return write_reg_a(value, now);
+    case kRegB: return write_reg_b(value, now);
     case kRegC:
-    case kRegD:
-      return;  // read-only
-    default:
-      cmos_[index] = value;  // alarms, shutdown status (0x0F), NVRAM
+    case kRegD: return;             // read-only
+    default: cmos_[index] = value;  // alarms, shutdown status (0x0F), NVRAM
   }
 }
 

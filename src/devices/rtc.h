@@ -20,7 +20,8 @@ namespace tv::dev {
 
 class Rtc final : public IoDevice, public TimedDevice {
  public:
-  Rtc(const Clock& clock, IrqSink& irq, uint64_t ram_bytes,
+  Rtc(
+      const Clock& clock, IrqSink& irq, uint64_t ram_bytes,
       std::function<time_t()> wall_clock = [] { return time(nullptr); });
 
   std::string_view name() const override { return "rtc"; }

@@ -22,8 +22,7 @@ constexpr uint8_t kIirNone = 0x01, kIirLineStatus = 0x06, kIirRxData = 0x04, kIi
 // FCR bits.
 constexpr uint8_t kFcrEnable = 0x01, kFcrClearRx = 0x02, kFcrTrigger = 0xC0;
 // MCR bits.
-constexpr uint8_t kMcrDtr = 0x01, kMcrRts = 0x02, kMcrOut1 = 0x04, kMcrOut2 = 0x08,
-                  kMcrLoop = 0x10;
+constexpr uint8_t kMcrDtr = 0x01, kMcrRts = 0x02, kMcrOut1 = 0x04, kMcrOut2 = 0x08, kMcrLoop = 0x10;
 // LSR bits. THRE and TEMT are constant: transmission is instant.
 constexpr uint8_t kLsrDr = 0x01, kLsrOe = 0x02, kLsrThre = 0x20, kLsrTemt = 0x40;
 // MSR bits: deltas in the low nibble, line states in the high nibble.
@@ -34,7 +33,8 @@ constexpr unsigned kRegs = 8;
 
 }  // namespace
 
-Uart16550::Uart16550(IrqSink& irq, unsigned irq_line, std::function<void(uint8_t)> transmit, IrqGate gate)
+Uart16550::Uart16550(IrqSink& irq, unsigned irq_line, std::function<void(uint8_t)> transmit,
+                     IrqGate gate)
     : irq_(irq), irq_line_(irq_line), gate_(gate), transmit_(std::move(transmit)) {
   // At reset the modem inputs are sampled without reporting deltas.
   msr_ = modem_inputs();
@@ -44,8 +44,8 @@ Uart16550::Uart16550(IrqSink& irq, unsigned irq_line, std::function<void(uint8_t
 uint64_t Uart16550::read(uint64_t offset, unsigned size) {
   if (size != 1 && !logged_wide_access_) {
     logged_wide_access_ = true;
-    log::get("dev.uart")->debug("guest used a {}-byte access at offset {} (logged once)", size,
-                                offset);
+    log::get("dev.uart")
+        ->debug("guest used a {}-byte access at offset {} (logged once)", size, offset);
   }
   uint64_t value = 0;
   for (unsigned i = 0; i < size; ++i) {
@@ -58,8 +58,8 @@ uint64_t Uart16550::read(uint64_t offset, unsigned size) {
 void Uart16550::write(uint64_t offset, unsigned size, uint64_t value) {
   if (size != 1 && !logged_wide_access_) {
     logged_wide_access_ = true;
-    log::get("dev.uart")->debug("guest used a {}-byte access at offset {} (logged once)", size,
-                                offset);
+    log::get("dev.uart")
+        ->debug("guest used a {}-byte access at offset {} (logged once)", size, offset);
   }
   for (unsigned i = 0; i < size && offset + i < kRegs; ++i)
     write_reg(unsigned(offset + i), uint8_t(value >> (8 * i)));
@@ -81,12 +81,16 @@ uint8_t Uart16550::read_reg(unsigned reg) {
 void Uart16550::write_reg(unsigned reg, uint8_t value) {
   switch (reg) {
     case kRbrThr:
-      if (dlab()) dll_ = value;
-      else write_thr(value);
+      if (dlab())
+        dll_ = value;
+      else
+        write_thr(value);
       break;
     case kIer:
-      if (dlab()) dlm_ = value;
-      else write_ier(value);
+      if (dlab())
+        dlm_ = value;
+      else
+        write_ier(value);
       break;
     case kIirFcr: write_fcr(value); break;
     case kLcr: lcr_ = value; break;

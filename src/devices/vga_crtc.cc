@@ -34,21 +34,25 @@ uint8_t VgaCrtc::read_byte(unsigned port) {
 }
 
 void VgaCrtc::write_byte(unsigned port, uint8_t value) {
-  if (port == kIndex) index_ = value;
-  else if (port == kData) regs_[index_] = value;
+  if (port == kIndex)
+    index_ = value;
+  else if (port == kData)
+    regs_[index_] = value;
   // Writes to 0x3DA (feature control) and the gaps are dropped.
 }
 
 uint64_t VgaCrtc::read(uint64_t offset, unsigned size) {
   uint64_t v = 0;
-  for (unsigned i = 0; i < size && offset + i < kLength; ++i) v |= uint64_t(read_byte(unsigned(offset + i))) << (8 * i);
+  for (unsigned i = 0; i < size && offset + i < kLength; ++i)
+    v |= uint64_t(read_byte(unsigned(offset + i))) << (8 * i);
   return v;
 }
 
 // A 16-bit OUT to 0x3D4 writes the index and then the data byte, the way
 // kernels set a register in one instruction (`outw` of index | value << 8).
 void VgaCrtc::write(uint64_t offset, unsigned size, uint64_t value) {
-  for (unsigned i = 0; i < size && offset + i < kLength; ++i) write_byte(unsigned(offset + i), uint8_t(value >> (8 * i)));
+  for (unsigned i = 0; i < size && offset + i < kLength; ++i)
+    write_byte(unsigned(offset + i), uint8_t(value >> (8 * i)));
 }
 
 }  // namespace tv::dev

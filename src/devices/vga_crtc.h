@@ -16,8 +16,8 @@ namespace tv::dev {
 
 class VgaCrtc final : public IoDevice {
  public:
-  static constexpr uint16_t kBase = 0x3D4;   // index; data at +1
-  static constexpr uint16_t kLength = 7;     // 0x3D4-0x3DA
+  static constexpr uint16_t kBase = 0x3D4;  // index; data at +1
+  static constexpr uint16_t kLength = 7;    // 0x3D4-0x3DA
   static constexpr unsigned kCursorStart = 0x0A, kCursorEnd = 0x0B, kStartHigh = 0x0C,
                             kStartLow = 0x0D, kCursorHigh = 0x0E, kCursorLow = 0x0F;
 

@@ -9,6 +9,8 @@
 // code through its instruction emulator and refuses 32-bit non-PAE paging
 // with KVM_EXIT_SHUTDOWN. probe_kvm() tests for this with a tiny guest and
 // reports it in one line.
+#include "kvm/kvm_backend.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/kvm.h>
@@ -22,25 +24,23 @@
 #include <map>
 #include <vector>
 
-#include "kvm/kvm_backend.h"
-
 #include "arch/x86.h"
 #include "base/counters.h"
-#include "vmm/cpuid.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "vmm/cpuid.h"
 #include "vmm/machine.h"
 
 namespace tv {
 namespace {
 
 // KVM_RUN exits by reason, for the profile.
-#define TV_KVM_EXITS(X) \
-  X(kHlt, "hlt")        \
-  X(kIntr, "intr")      \
-  X(kIo, "io")          \
+#define TV_KVM_EXITS(X)       \
+  X(kHlt, "hlt")              \
+  X(kIntr, "intr")            \
+  X(kIo, "io")                \
   X(kIrqWindow, "irq_window") \
-  X(kMmio, "mmio")      \
+  X(kMmio, "mmio")            \
   X(kShutdown, "shutdown")
 TV_COUNTER_LIST(KvmExit, TV_KVM_EXITS)
 
@@ -161,8 +161,9 @@ class KvmVcpu {
     // table); the guest then sees KVM's default CPUID. Say so once.
     cpuid_accepted_ = ioctl(vcpu_fd_, KVM_SET_CPUID2, cpuid) == 0;
     if (!cpuid_accepted_)
-      log::get("kvm")->info("host KVM rejected the CPUID profile ({}); the guest sees KVM's default CPUID",
-                            std::strerror(errno));
+      log::get("kvm")->info(
+          "host KVM rejected the CPUID profile ({}); the guest sees KVM's default CPUID",
+          std::strerror(errno));
   }
 
   bool cpuid_accepted_ = false;
@@ -266,27 +267,18 @@ class KvmBackend final : public Backend {
         count(KvmExit::kMmio);
         handle_mmio(run);
         return std::nullopt;
-      case KVM_EXIT_IRQ_WINDOW_OPEN:
-        count(KvmExit::kIrqWindow);
-        return std::nullopt;
-      case KVM_EXIT_INTR:
-        count(KvmExit::kIntr);
-        return VcpuExit::kExitRequest;
-      case KVM_EXIT_HLT:
-        count(KvmExit::kHlt);
-        return VcpuExit::kHalted;
-      case KVM_EXIT_SHUTDOWN:
-        count(KvmExit::kShutdown);
-        return shutdown();
+      case KVM_EXIT_IRQ_WINDOW_OPEN: count(KvmExit::kIrqWindow); return std::nullopt;
+      case KVM_EXIT_INTR: count(KvmExit::kIntr); return VcpuExit::kExitRequest;
+      case KVM_EXIT_HLT: count(KvmExit::kHlt); return VcpuExit::kHalted;
+      case KVM_EXIT_SHUTDOWN: count(KvmExit::kShutdown); return shutdown();
       case KVM_EXIT_FAIL_ENTRY:
         throw Error(fmt::format("KVM could not enter the guest (hardware reason {:#x})",
                                 run->fail_entry.hardware_entry_failure_reason));
       case KVM_EXIT_INTERNAL_ERROR:
-        throw Error(fmt::format("KVM internal error (suberror {}){}", run->internal.suberror,
-                                host_is_kvm_pvm() ? ": kvm-pvm cannot deliver exceptions to unpaged guests"
-                                                  : ""));
-      default:
-        throw Error(fmt::format("unexpected KVM exit reason {}", run->exit_reason));
+        throw Error(fmt::format(
+            "KVM internal error (suberror {}){}", run->internal.suberror,
+            host_is_kvm_pvm() ? ": kvm-pvm cannot deliver exceptions to unpaged guests" : ""));
+      default: throw Error(fmt::format("unexpected KVM exit reason {}", run->exit_reason));
     }
   }
 
@@ -379,7 +371,8 @@ std::string probe_kvm(const std::string& feature) {
   } else if (feature == "segment-limits") {
     return probe_kvm("exceptions");  // the hardware checks limits; faults must be deliverable
   } else if (feature == "cpuid") {
-    if (!cpuid_profile_accepted()) return host + " rejects KVM_SET_CPUID2, so the guest cannot see the CPUID profile";
+    if (!cpuid_profile_accepted())
+      return host + " rejects KVM_SET_CPUID2, so the guest cannot see the CPUID profile";
   } else if (!feature.empty()) {
     return "unknown feature '" + feature + "'";
   }

@@ -36,11 +36,12 @@ void write_bios_data_area(GuestMemory& memory) {
   memory.store<uint16_t>(GuestPhys{kBdaBase + 0x10}, 0x0222);
   memory.store<uint16_t>(GuestPhys{kBdaBase + 0x0E}, uint16_t(kEbdaBase >> 4));
   memory.store<uint16_t>(GuestPhys{kBdaBase + 0x13}, uint16_t(kLowRamEnd >> 10));
-  memory.store<uint8_t>(GuestPhys{kBdaBase + 0x49}, 3);      // video mode 3
-  memory.store<uint16_t>(GuestPhys{kBdaBase + 0x4A}, 80);    // columns
+  memory.store<uint8_t>(GuestPhys{kBdaBase + 0x49}, 3);       // video mode 3
+  memory.store<uint16_t>(GuestPhys{kBdaBase + 0x4A}, 80);     // columns
   memory.store<uint16_t>(GuestPhys{kBdaBase + 0x63}, 0x3D4);  // CRTC index port
-  memory.store<uint8_t>(GuestPhys{kBdaBase + 0x84}, 24);     // rows - 1
-  memory.store<uint8_t>(GuestPhys{kEbdaBase}, uint8_t((kEbdaEnd - kEbdaBase) >> 10));  // EBDA size in KiB
+  memory.store<uint8_t>(GuestPhys{kBdaBase + 0x84}, 24);      // rows - 1
+  memory.store<uint8_t>(GuestPhys{kEbdaBase},
+                        uint8_t((kEbdaEnd - kEbdaBase) >> 10));  // EBDA size in KiB
 }
 
 void write_boot_gdt(GuestMemory& memory, BootSelectors selectors, BootState& state) {

@@ -17,7 +17,7 @@ namespace tv {
 
 // Guest-physical layout below 1 MiB.
 constexpr uint64_t kBdaBase = 0x400;
-constexpr uint64_t kLowRamEnd = 0x9FC00;  // 639 KiB of conventional memory
+constexpr uint64_t kLowRamEnd = 0x9FC00;    // 639 KiB of conventional memory
 constexpr uint64_t kEbdaBase = kLowRamEnd;  // a 1 KiB EBDA, reserved
 constexpr uint64_t kEbdaEnd = 0xA0000;
 constexpr uint64_t kBiosAreaBase = 0xE0000;  // firmware tables (ACPI, MP): reserved

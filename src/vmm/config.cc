@@ -21,11 +21,16 @@ std::optional<uint64_t> parse_size(const std::string& text) {
   std::string suffix = text.substr(i);
   for (auto& c : suffix) c = char(std::toupper(static_cast<unsigned char>(c)));
   unsigned shift;
-  if (suffix.empty() || suffix == "M" || suffix == "MB" || suffix == "MIB") shift = 20;
-  else if (suffix == "K" || suffix == "KB" || suffix == "KIB") shift = 10;
-  else if (suffix == "G" || suffix == "GB" || suffix == "GIB") shift = 30;
-  else if (suffix == "B") shift = 0;
-  else return std::nullopt;
+  if (suffix.empty() || suffix == "M" || suffix == "MB" || suffix == "MIB")
+    shift = 20;
+  else if (suffix == "K" || suffix == "KB" || suffix == "KIB")
+    shift = 10;
+  else if (suffix == "G" || suffix == "GB" || suffix == "GIB")
+    shift = 30;
+  else if (suffix == "B")
+    shift = 0;
+  else
+    return std::nullopt;
   if (value > (~0ull >> shift)) return std::nullopt;
   return value << shift;
 }

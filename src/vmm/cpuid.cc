@@ -12,12 +12,12 @@ constexpr uint32_t kMaxBasicLeaf = 0x16;
 constexpr uint32_t kMaxExtendedLeaf = 0x80000004;
 
 // CPUID.1:EDX bits (SDM Vol. 2A, Table 3-11).
-constexpr uint32_t kFpu = 1u << 0, kVme = 1u << 1, kDe = 1u << 2, kPse = 1u << 3,
-                   kTsc = 1u << 4, kMsr = 1u << 5, kCx8 = 1u << 8, kSep = 1u << 11,
-                   kPge = 1u << 13, kCmov = 1u << 15, kMmx = 1u << 23, kFxsr = 1u << 24,
-                   kApic = 1u << 9, kSse = 1u << 25, kSse2 = 1u << 26;
-constexpr uint32_t kFeatureEdx =
-    kFpu | kDe | kPse | kTsc | kMsr | kCx8 | kApic | kSep | kPge | kCmov | kMmx | kFxsr | kSse | kSse2;
+constexpr uint32_t kFpu = 1u << 0, kVme = 1u << 1, kDe = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4,
+                   kMsr = 1u << 5, kCx8 = 1u << 8, kSep = 1u << 11, kPge = 1u << 13,
+                   kCmov = 1u << 15, kMmx = 1u << 23, kFxsr = 1u << 24, kApic = 1u << 9,
+                   kSse = 1u << 25, kSse2 = 1u << 26;
+constexpr uint32_t kFeatureEdx = kFpu | kDe | kPse | kTsc | kMsr | kCx8 | kApic | kSep | kPge |
+                                 kCmov | kMmx | kFxsr | kSse | kSse2;
 // CPUID.1:ECX: the local APIC timer's TSC-deadline mode.
 constexpr uint32_t kTscDeadline = 1u << 24;
 constexpr uint32_t kFeatureEcx = kTscDeadline;
@@ -67,8 +67,7 @@ CpuidRegs guest_cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
       return {kMaxBasicLeaf, chars("Genu"), chars("ntel"), chars("ineI")};
     case 1:  // family 6, model 15, stepping 11 (a Core 2); CLFLUSH size 8 qwords; APIC ID 0
       return {0x000006fb, 0x00000800, kFeatureEcx, kFeatureEdx};
-    case 6:
-      return {kArat, 0, 0, 0};
+    case 6: return {kArat, 0, 0, 0};
     case 2:  // no cache descriptors: 0x01 in AL means "call once"
       return {0x00000001, 0, 0, 0};
     case 0x15: {  // TSC/crystal ratio: TSC Hz = ECX * EBX / EAX, with a 1 MHz "crystal"
@@ -77,19 +76,17 @@ CpuidRegs guest_cpuid(uint32_t leaf, uint32_t /*subleaf*/) {
     }
     case 0x16:  // processor base frequency in MHz
       return {host_tsc_mhz(), 0, 0, 0};
-    case 0x80000000:
-      return {kMaxExtendedLeaf, 0, 0, 0};
-    case 0x80000001:
-      return {0, 0, 0, 0};
+    case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
+    case 0x80000001: return {0, 0, 0, 0};
     case 0x80000002:
     case 0x80000003:
-    case 0x80000004:
-      return brand(int(leaf - 0x80000002));
+    case 0x80000004: return brand(int(leaf - 0x80000002));
     default:
       // Leaves 3-0x14 describe nothing (no cache, topology or extended
       // features); beyond either range, the highest basic leaf answers
       // (SDM Vol. 2A CPUID).
-      if (leaf < kMaxBasicLeaf || (leaf > 0x80000000 && leaf <= kMaxExtendedLeaf)) return {0, 0, 0, 0};
+      if (leaf < kMaxBasicLeaf || (leaf > 0x80000000 && leaf <= kMaxExtendedLeaf))
+        return {0, 0, 0, 0};
       return guest_cpuid(kMaxBasicLeaf, 0);
   }
 }

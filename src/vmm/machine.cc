@@ -14,6 +14,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "base/error.h"
+#include "base/log.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
@@ -22,12 +24,10 @@
 #include "devices/system_ports.h"
 #include "devices/uart16550.h"
 #include "devices/vga_crtc.h"
-#include "base/error.h"
-#include "vmm/linux_loader.h"
-#include "base/log.h"
 #include "firmware/acpi_tables.h"
 #include "firmware/mp_table.h"
 #include "vmm/bios_state.h"
+#include "vmm/linux_loader.h"
 #include "vmm/multiboot.h"
 #include "vmm/terminal.h"
 
@@ -60,7 +60,8 @@ bool is_bzimage(const std::vector<uint8_t>& image) {
 
 }  // namespace
 
-Machine::Machine(const Config& config, BackendFactory make_backend) : config_(config), memory_(config.mem_bytes) {
+Machine::Machine(const Config& config, BackendFactory make_backend)
+    : config_(config), memory_(config.mem_bytes) {
   vcpu_thread_ = pthread_self();
   add_devices();
   load_kernel();
@@ -209,7 +210,8 @@ void Machine::wait_for_interrupt() {
   flush_output();
   for (;;) {
     service_devices();
-    if (stop_ || platform_->interrupt_source().interrupt_pending() || platform_->nmi_pending()) return;
+    if (stop_ || platform_->interrupt_source().interrupt_pending() || platform_->nmi_pending())
+      return;
     std::unique_lock lock(input_mutex_);
     auto deadline = next_deadline();
     auto ready = [this] { return input_pending_; };
@@ -257,9 +259,7 @@ MachineExit Machine::run() {
       case VcpuExit::kShutdown:
         if (!stop_) stop_ = MachineExit{0, "guest triple fault: machine reset"};
         break;
-      case VcpuExit::kExitRequest:
-        ++stats_.exits_request;
-        break;
+      case VcpuExit::kExitRequest: ++stats_.exits_request; break;
     }
   }
   arm_timer(std::nullopt);
@@ -328,7 +328,8 @@ void Machine::start_input_thread() {
 void Machine::stop_input_thread() {
   if (!input_thread_.joinable()) return;
   uint64_t one = 1;
-  if (::write(input_stop_fd_, &one, sizeof one) < 0) log::get("vmm")->warn("input thread stop failed");
+  if (::write(input_stop_fd_, &one, sizeof one) < 0)
+    log::get("vmm")->warn("input thread stop failed");
   input_thread_.join();
   close(input_stop_fd_);
   terminal_.reset();

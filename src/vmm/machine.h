@@ -15,12 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "base/guest_memory.h"
 #include "devices/bus.h"
 #include "devices/clock.h"
 #include "vmm/backend.h"
 #include "vmm/config.h"
 #include "vmm/platform.h"
-#include "base/guest_memory.h"
 
 namespace tv {
 
@@ -102,8 +102,8 @@ class Machine final : public dev::MachineControl {
   std::shared_ptr<dev::Rtc> rtc_;
   std::shared_ptr<dev::I8042> i8042_;
   std::vector<dev::TimedDevice*> timed_;
-  std::vector<const dev::IoDevice*> timed_io_;           // the bus device of each
-  std::vector<std::optional<uint64_t>> deadlines_;       // each one's, at the last look
+  std::vector<const dev::IoDevice*> timed_io_;      // the bus device of each
+  std::vector<std::optional<uint64_t>> deadlines_;  // each one's, at the last look
   std::unique_ptr<Backend> backend_;
   BootState boot_;
   std::optional<MachineExit> stop_;

@@ -29,7 +29,6 @@ constexpr uint32_t kSupportedRequired = kFlagPageAlignModules | kFlagMemInfo | k
 constexpr uint32_t kInfoMem = 1u << 0, kInfoCmdline = 1u << 2, kInfoMods = 1u << 3,
                    kInfoMmap = 1u << 6, kInfoLoaderName = 1u << 9;
 
-
 struct LoadedImage {
   uint32_t entry;
   uint64_t start, end;  // lowest and highest guest-physical byte loaded (end exclusive)
@@ -96,23 +95,25 @@ void check_fits(const GuestMemory& memory, uint64_t addr, uint64_t len, const ch
 // (the firmware tables live there); a kernel anywhere else loads.
 void check_not_firmware(uint64_t addr, uint64_t len, const char* what) {
   if (overlaps_firmware(addr, len))
-    throw Error(fmt::format("{} at {:#x}-{:#x} overlaps memory reserved for the BIOS data area, the EBDA "
-                            "or the firmware tables (below 0x500, or 0x9fc00-0x100000)",
-                            what, addr, addr + len));
+    throw Error(
+        fmt::format("{} at {:#x}-{:#x} overlaps memory reserved for the BIOS data area, the EBDA "
+                    "or the firmware tables (below 0x500, or 0x9fc00-0x100000)",
+                    what, addr, addr + len));
 }
 
 // Loads the a.out-kludge image (spec 3.1.3).
-LoadedImage load_kludge(GuestMemory& memory, std::span<const uint8_t> image,
-                                          const Header& h) {
+LoadedImage load_kludge(GuestMemory& memory, std::span<const uint8_t> image, const Header& h) {
   if (h.load_addr > h.header_addr)
     throw Error("multiboot header: load_addr lies above header_addr");
   uint64_t file_start = h.offset - (h.header_addr - h.load_addr);
-  if (h.offset < h.header_addr - h.load_addr) throw Error("multiboot header: load_addr is before the file");
-  uint64_t load_len = h.load_end_addr ? uint64_t(h.load_end_addr) - h.load_addr
-                                      : image.size() - file_start;
+  if (h.offset < h.header_addr - h.load_addr)
+    throw Error("multiboot header: load_addr is before the file");
+  uint64_t load_len =
+      h.load_end_addr ? uint64_t(h.load_end_addr) - h.load_addr : image.size() - file_start;
   if (h.load_end_addr && h.load_end_addr < h.load_addr)
     throw Error("multiboot header: load_end_addr lies below load_addr");
-  if (file_start + load_len > image.size()) throw Error("multiboot header: load_end_addr lies past the file");
+  if (file_start + load_len > image.size())
+    throw Error("multiboot header: load_end_addr lies past the file");
   uint64_t end = h.bss_end_addr ? std::max<uint64_t>(h.bss_end_addr, h.load_addr + load_len)
                                 : h.load_addr + load_len;
   check_fits(memory, h.load_addr, end - h.load_addr, "kernel image");
@@ -164,7 +165,8 @@ uint64_t page_align(uint64_t a) { return (a + kPageSize - 1) & kPageMask; }
 // firmware's areas load (even below 1 MiB).
 class InfoArea {
  public:
-  InfoArea(GuestMemory& memory, uint64_t base) : memory_(memory), base_(base), next_(base + sizeof(Info)) {}
+  InfoArea(GuestMemory& memory, uint64_t base)
+      : memory_(memory), base_(base), next_(base + sizeof(Info)) {}
   uint32_t put(const void* data, size_t len) {
     uint64_t addr = (next_ + 7) & ~7ull;
     check_fits(memory_, base_, addr + len - base_, "multiboot information");
@@ -204,11 +206,12 @@ BootState load_multiboot(GuestMemory& memory, std::span<const uint8_t> image,
   auto header = find_header(image);
   if (!header) throw Error("no multiboot header in the first 8 KiB of the kernel");
   uint32_t unsupported = header->flags & 0xFFFF & ~kSupportedRequired;
-  if (unsupported) throw Error(fmt::format("kernel requires unsupported multiboot features {:#x}", unsupported));
+  if (unsupported)
+    throw Error(fmt::format("kernel requires unsupported multiboot features {:#x}", unsupported));
   if (memory.size() < 2ull << 20) throw Error("multiboot needs at least 2 MiB of guest RAM");
 
   const LoadedImage kernel = (header->flags & kFlagAoutKludge) ? load_kludge(memory, image, *header)
-                                                                : load_elf(memory, image);
+                                                               : load_elf(memory, image);
   const uint64_t end = kernel.end;
 
   // Everything the area will hold, with alignment slack per item.
@@ -223,7 +226,8 @@ BootState load_multiboot(GuestMemory& memory, std::span<const uint8_t> image,
   info.boot_loader_name = area.put(std::string("transvisor ") + TRANSVISOR_VERSION);
 
   std::vector<MmapEntry> map;
-  for (const MemoryRange& r : pc_memory_map(memory.size())) map.push_back({20, r.addr, r.len, uint32_t(r.type)});
+  for (const MemoryRange& r : pc_memory_map(memory.size()))
+    map.push_back({20, r.addr, r.len, uint32_t(r.type)});
   info.mmap_addr = area.put(map.data(), map.size() * sizeof(MmapEntry));
   info.mmap_length = uint32_t(map.size() * sizeof(MmapEntry));
 
@@ -232,7 +236,8 @@ BootState load_multiboot(GuestMemory& memory, std::span<const uint8_t> image,
   std::vector<Module> mods;
   std::vector<uint32_t> mod_strings;
   for (const auto& m : modules) mod_strings.push_back(area.put(m.name));
-  uint64_t next = page_align(std::max({end, area.end() + sizeof(Module) * modules.size() + 8, kHighRam}));
+  uint64_t next =
+      page_align(std::max({end, area.end() + sizeof(Module) * modules.size() + 8, kHighRam}));
   for (const auto& m : modules) {
     check_fits(memory, next, m.data.size(), fmt::format("module '{}'", m.name).c_str());
     memory.write(GuestPhys{next}, m.data);
@@ -243,8 +248,8 @@ BootState load_multiboot(GuestMemory& memory, std::span<const uint8_t> image,
   info.mods_addr = mods.empty() ? 0 : area.put(mods.data(), mods.size() * sizeof(Module));
   memory.store(GuestPhys{area.base()}, info);
 
-  log::get("loader")->debug("multiboot kernel entry {:#x}, image end {:#x}, {} modules", kernel.entry, end,
-                            mods.size());
+  log::get("loader")->debug("multiboot kernel entry {:#x}, image end {:#x}, {} modules",
+                            kernel.entry, end, mods.size());
   BootState state;
   state.eip = kernel.entry;
   state.eax = kBootMagic;

@@ -53,8 +53,8 @@ class Platform::GsiRouter final : public dev::IrqSink {
   dev::IoApic& ioapic_;
 };
 
-Platform::Platform(dev::Bus& pio, dev::Bus& mmio, const dev::Clock& clock, dev::MachineControl& machine,
-                   uint64_t ram_bytes)
+Platform::Platform(dev::Bus& pio, dev::Bus& mmio, const dev::Clock& clock,
+                   dev::MachineControl& machine, uint64_t ram_bytes)
     : pio_(pio), mmio_(mmio) {
   namespace pc = dev::pc;
   pic_ = std::make_shared<dev::PicPair>();
@@ -85,7 +85,8 @@ Platform::Platform(dev::Bus& pio, dev::Bus& mmio, const dev::Clock& clock, dev::
   pio.insert(pc::kPmBase, pc::kPmLength, pm_);
   pio.insert(pc::kGpe0Base, pc::kGpe0Length, pm_->gpe0());
 
-  pci_ = std::make_unique<dev::PciBus>(pio, mmio, dev::PciBus::ram_below(ram_bytes), gsi_.get(), pic_.get());
+  pci_ = std::make_unique<dev::PciBus>(pio, mmio, dev::PciBus::ram_below(ram_bytes), gsi_.get(),
+                                       pic_.get());
   pio.insert(pc::kPciConfigAddress, 1, pci_->address_port());
   pio.insert(pc::kResetPort, 1, std::make_shared<dev::ResetControl>(machine));
   pio.insert(pc::kPciConfigData, 4, pci_->data_port());
@@ -135,9 +136,7 @@ bool Platform::write_msr(uint32_t msr, uint64_t value) {
       if (!lapic_->set_apic_base(value)) return false;
       map_lapic();
       return true;
-    case x86::kMsrTscDeadline:
-      lapic_->set_tsc_deadline(value);
-      return true;
+    case x86::kMsrTscDeadline: lapic_->set_tsc_deadline(value); return true;
     default: return false;
   }
 }

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <csignal>
-
 #include <cstdlib>
 
 namespace tv {
@@ -42,8 +41,10 @@ std::vector<uint8_t> Terminal::filter(const uint8_t* data, size_t len, bool& qui
       out.push_back(c);
     } else if (escape_) {
       escape_ = false;
-      if (c == 'x' || c == 'X') quit = true;
-      else if (c == kCtrlA) out.push_back(kCtrlA);
+      if (c == 'x' || c == 'X')
+        quit = true;
+      else if (c == kCtrlA)
+        out.push_back(kCtrlA);
     } else if (c == kCtrlA) {
       escape_ = true;
     } else {

@@ -61,10 +61,10 @@ TEST(Bus, RejectsEmptyOverflowingAndOverlappingRanges) {
   EXPECT_THROW(bus.insert(0x1000, 0, dev), Error);
   EXPECT_THROW(bus.insert(~0ull - 1, 4, dev), Error);
   bus.insert(0x1000, 0x100, dev);
-  EXPECT_THROW(bus.insert(0x10ff, 1, dev), Error);  // tail overlap
-  EXPECT_THROW(bus.insert(0xf00, 0x101, dev), Error);  // head overlap
+  EXPECT_THROW(bus.insert(0x10ff, 1, dev), Error);      // tail overlap
+  EXPECT_THROW(bus.insert(0xf00, 0x101, dev), Error);   // head overlap
   EXPECT_THROW(bus.insert(0x800, 0x1000, dev), Error);  // covers
-  bus.insert(0x1100, 1, dev);  // adjacent is fine
+  bus.insert(0x1100, 1, dev);                           // adjacent is fine
   bus.insert(0xfff, 1, dev);
 }
 

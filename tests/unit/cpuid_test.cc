@@ -33,7 +33,7 @@ TEST(Cpuid, TscFrequencyFromLeaf15) {
   CpuidRegs r = guest_cpuid(0x15, 0);
   ASSERT_NE(r.eax, 0u);
   uint64_t hz = uint64_t(r.ecx) * r.ebx / r.eax;
-  EXPECT_GT(hz, 100'000'000u);   // a real CPU's TSC runs at hundreds of MHz or more
+  EXPECT_GT(hz, 100'000'000u);  // a real CPU's TSC runs at hundreds of MHz or more
   EXPECT_LT(hz, 10'000'000'000u);
   EXPECT_EQ(guest_cpuid(0x16, 0).eax, r.ebx);  // base MHz agrees
 }

@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "device_fakes.h"
-
 #include <string>
 #include <vector>
+
+#include "device_fakes.h"
 
 namespace tv::dev {
 namespace {

@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "device_fakes.h"
-
 #include <string>
 #include <vector>
+
+#include "device_fakes.h"
 
 namespace tv::dev {
 namespace {
@@ -92,7 +92,7 @@ TEST_F(I8042Test, ReplyRaisesIrq1OncePerByteWhenEnabled) {
   EXPECT_TRUE(irq.levels[1]);
   EXPECT_EQ(irq.rising[1], 1u);
   data();
-  EXPECT_TRUE(irq.levels[1]);         // second byte loaded at once...
+  EXPECT_TRUE(irq.levels[1]);    // second byte loaded at once...
   EXPECT_EQ(irq.rising[1], 2u);  // ...with a fresh edge
   data();
   EXPECT_FALSE(irq.levels[1]);

@@ -24,11 +24,11 @@ std::vector<uint8_t> kludge_image(uint32_t load_end_offset = 0x100, uint32_t bss
   put32(img, 0, kMagic);
   put32(img, 4, flags);
   put32(img, 8, uint32_t(-(kMagic + flags)));
-  put32(img, 12, 0x100000);                   // header_addr
-  put32(img, 16, 0x100000);                   // load_addr
+  put32(img, 12, 0x100000);                    // header_addr
+  put32(img, 16, 0x100000);                    // load_addr
   put32(img, 20, 0x100000 + load_end_offset);  // load_end_addr
-  put32(img, 24, 0x100000 + bss);             // bss_end_addr
-  put32(img, 28, 0x100040);                   // entry
+  put32(img, 24, 0x100000 + bss);              // bss_end_addr
+  put32(img, 28, 0x100040);                    // entry
   return img;
 }
 
@@ -106,7 +106,8 @@ TEST(Multiboot, KernelBelowOneMebibyteLoadsWithInfoAfterIt) {
   uint32_t mod = mem.load<uint32_t>(info + 24);
   EXPECT_GE(mem.load<uint32_t>(GuestPhys{mod}), 1u << 20);  // modules above 1 MiB
   char name[16] = {};
-  mem.read(GuestPhys{mem.load<uint32_t>(GuestPhys{mod + 8})}, {reinterpret_cast<uint8_t*>(name), 13});
+  mem.read(GuestPhys{mem.load<uint32_t>(GuestPhys{mod + 8})},
+           {reinterpret_cast<uint8_t*>(name), 13});
   EXPECT_STREQ(name, "mod.bin arg=1");  // the module string is the whole entry
 }
 

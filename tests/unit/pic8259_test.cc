@@ -118,7 +118,7 @@ TEST_F(PicPairTest, LowerNumberWinsAndInServiceBlocksLowerPriority) {
   EXPECT_EQ(pic.acknowledge(), 0x23);
   EXPECT_FALSE(pic.interrupt_pending());  // 5 waits behind 3 in service
   pulse(1);
-  EXPECT_TRUE(pic.interrupt_pending());   // 1 nests above 3
+  EXPECT_TRUE(pic.interrupt_pending());  // 1 nests above 3
   EXPECT_EQ(pic.acknowledge(), 0x21);
   EXPECT_EQ(master_isr(), 0x0A);
   master_out(0, 0x20);  // non-specific EOI ends the highest: 1
@@ -299,8 +299,7 @@ TEST_F(PicPairTest, PollCommandActsAsAcknowledge) {
 TEST_F(PicPairTest, StateSummaryNamesAllRegisters) {
   linux_init(0xFB, 0xEE);
   pulse(12);
-  EXPECT_EQ(pic.state_summary(),
-            "master irr=04 isr=00 imr=fb slave irr=10 isr=00 imr=ee");
+  EXPECT_EQ(pic.state_summary(), "master irr=04 isr=00 imr=fb slave irr=10 isr=00 imr=ee");
 }
 
 }  // namespace

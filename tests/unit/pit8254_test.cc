@@ -2,12 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include "device_fakes.h"
-
 #include <chrono>
 #include <thread>
 #include <vector>
 
+#include "device_fakes.h"
 #include "devices/clock.h"
 
 namespace tv::dev {

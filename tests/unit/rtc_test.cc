@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "device_fakes.h"
-
 #include "devices/clock.h"
 
 namespace tv::dev {
@@ -58,9 +57,9 @@ TEST_F(RtcTest, BinaryMode) {
 }
 
 TEST_F(RtcTest, TwelveHourModeSetsPmBit) {
-  set_reg(0x0b, 0x00);  // BCD, 12-hour
+  set_reg(0x0b, 0x00);         // BCD, 12-hour
   EXPECT_EQ(reg(0x04), 0x81);  // 1 PM
-  set_reg(0x0b, 0x04);  // binary, 12-hour
+  set_reg(0x0b, 0x04);         // binary, 12-hour
   EXPECT_EQ(reg(0x04), 0x81);
 }
 
@@ -112,7 +111,7 @@ TEST_F(RtcTest, UpdateInterruptAndRegisterCReadClears) {
   EXPECT_EQ(irq.rising[8], 1u);
   EXPECT_TRUE(irq.levels[8]);
   EXPECT_EQ(rtc.next_deadline_ns(), std::nullopt);  // held until C is read
-  EXPECT_EQ(reg(0x0c) & 0xb0, 0x90);  // IRQF | UF (PF too, at the default rate)
+  EXPECT_EQ(reg(0x0c) & 0xb0, 0x90);                // IRQF | UF (PF too, at the default rate)
   EXPECT_FALSE(irq.levels[8]);
   EXPECT_EQ(reg(0x0c), 0x00);
   EXPECT_EQ(rtc.next_deadline_ns(), kStart + 2'000'000'000);

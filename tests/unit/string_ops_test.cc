@@ -418,12 +418,8 @@ struct Model {
       const uint32_t acc =
           in.size == 4 ? cpu.gpr[kEax] : cpu.gpr[kEax] & ((1u << (8 * in.size)) - 1);
       switch (in.op) {
-        case StringOp::kMovs:
-          store(dst, load(src));
-          break;
-        case StringOp::kStos:
-          store(dst, acc);
-          break;
+        case StringOp::kMovs: store(dst, load(src)); break;
+        case StringOp::kStos: store(dst, acc); break;
         case StringOp::kLods:
           cpu.gpr[kEax] =
               in.size == 4 ? load(src) : (cpu.gpr[kEax] & ~((1u << (8 * in.size)) - 1)) | load(src);
@@ -435,8 +431,7 @@ struct Model {
           stop = (in.rep == RepKind::kRep && a != b) || (in.rep == RepKind::kRepne && a == b);
           break;
         }
-        default:
-          break;
+        default: break;
       }
       if (in.op != StringOp::kStos && in.op != StringOp::kScas) set(kEsi, reg(kEsi) + step);
       if (in.op != StringOp::kLods) set(kEdi, reg(kEdi) + step);

@@ -10,8 +10,8 @@
 namespace tv::dev {
 namespace {
 
-constexpr unsigned kThr = 0, kIer = 1, kIir = 2, kFcr = 2, kLcr = 3, kMcr = 4, kLsr = 5,
-                   kMsr = 6, kScr = 7;
+constexpr unsigned kThr = 0, kIer = 1, kIir = 2, kFcr = 2, kLcr = 3, kMcr = 4, kLsr = 5, kMsr = 6,
+                   kScr = 7;
 
 class IrqRecorder : public IrqSink {
  public:
@@ -48,8 +48,8 @@ TEST_F(Uart16550Test, ResetState) {
   EXPECT_EQ(in(kIir), 0x01);
   EXPECT_EQ(in(kLcr), 0x00);
   EXPECT_EQ(in(kMcr), 0x00);
-  EXPECT_EQ(in(kLsr), 0x60);  // THRE | TEMT, no data
-  EXPECT_EQ(in(kMsr), 0xB0);  // CTS, DSR, DCD asserted, no deltas
+  EXPECT_EQ(in(kLsr), 0x60);       // THRE | TEMT, no data
+  EXPECT_EQ(in(kMsr), 0xB0);       // CTS, DSR, DCD asserted, no deltas
   EXPECT_EQ(uart.rx_space(), 1u);  // 16450 mode until FCR enables the FIFO
   EXPECT_TRUE(irq.calls.empty());
 }
@@ -98,10 +98,10 @@ TEST_F(Uart16550Test, ThreInterruptLinuxStartupSequence) {
   out(kFcr, 0x07);
   out(kMcr, 0x0B);  // DTR | RTS | OUT2
   out(kIer, 0x02);  // THRI while THR is empty: THRE at once
-  EXPECT_EQ(in(kLsr) & 0x40, 0x40);
+  EXPECT_EQ(in(kLsr)&0x40, 0x40);
   EXPECT_TRUE(irq.level());
-  EXPECT_EQ(in(kIir), 0xC2);   // iir1 shows THRE...
-  EXPECT_FALSE(irq.level());   // ...and reading it cleared the interrupt
+  EXPECT_EQ(in(kIir), 0xC2);  // iir1 shows THRE...
+  EXPECT_FALSE(irq.level());  // ...and reading it cleared the interrupt
   EXPECT_EQ(in(kIir), 0xC1);
   out(kIer, 0x00);
   out(kIer, 0x02);  // a working UART re-asserts THRE
@@ -118,7 +118,7 @@ TEST_F(Uart16550Test, ThrWriteClearsAndReraisesThre) {
   irq.calls.clear();
   out(kThr, 'x');
   EXPECT_EQ(sent, std::vector<uint8_t>{'x'});
-  EXPECT_EQ(in(kLsr) & 0x60, 0x60);  // transmitted instantly
+  EXPECT_EQ(in(kLsr)&0x60, 0x60);  // transmitted instantly
   // The line was idle, so the write raises it; the IIR read above lowered it.
   ASSERT_EQ(irq.calls.size(), 1u);
   EXPECT_EQ(irq.calls[0], std::make_pair(4u, true));
@@ -140,8 +140,8 @@ TEST_F(Uart16550Test, ThrWriteWithoutEtbeiRaisesNothing) {
 
 TEST_F(Uart16550Test, Out2GatesTheIrqLine) {
   out(kIer, 0x02);
-  EXPECT_EQ(in(kIir) & 0x0F, 0x02);  // pending inside the chip...
-  EXPECT_TRUE(irq.calls.empty());     // ...but not driven without OUT2
+  EXPECT_EQ(in(kIir)&0x0F, 0x02);  // pending inside the chip...
+  EXPECT_TRUE(irq.calls.empty());  // ...but not driven without OUT2
   out(kIer, 0x00);
   out(kIer, 0x02);
   out(kMcr, 0x08);
@@ -157,14 +157,14 @@ TEST_F(Uart16550Test, ReceiveRaisesDataReadyAndRxInterrupt) {
   uart.receive('h');
   uart.receive('i');
   EXPECT_TRUE(irq.level());
-  EXPECT_EQ(in(kLsr) & 0x01, 0x01);
+  EXPECT_EQ(in(kLsr)&0x01, 0x01);
   EXPECT_EQ(in(kIir), 0xC4);
   EXPECT_EQ(uart.rx_space(), 14u);
   EXPECT_EQ(in(kThr), 'h');
   EXPECT_TRUE(irq.level());
   EXPECT_EQ(in(kThr), 'i');
   EXPECT_FALSE(irq.level());
-  EXPECT_EQ(in(kLsr) & 0x01, 0x00);
+  EXPECT_EQ(in(kLsr)&0x01, 0x00);
   EXPECT_EQ(in(kIir), 0xC1);
 }
 
@@ -174,13 +174,13 @@ TEST_F(Uart16550Test, FifoOverrunSetsOeAndKeepsFifo) {
   out(kIer, 0x04);  // ELSI only
   for (int i = 0; i < 16; ++i) uart.receive(uint8_t(i));
   EXPECT_EQ(uart.rx_space(), 0u);
-  EXPECT_EQ(in(kLsr) & 0x02, 0x00);
+  EXPECT_EQ(in(kLsr)&0x02, 0x00);
   EXPECT_FALSE(irq.level());
   uart.receive(0xEE);  // lost
   EXPECT_TRUE(irq.level());
   EXPECT_EQ(in(kIir), 0xC6);
   EXPECT_EQ(in(kLsr), 0x63);  // OE | DR | THRE | TEMT
-  EXPECT_FALSE(irq.level());   // reading LSR cleared OE
+  EXPECT_FALSE(irq.level());  // reading LSR cleared OE
   EXPECT_EQ(in(kLsr), 0x61);
   for (int i = 0; i < 16; ++i) EXPECT_EQ(in(kThr), i);
   EXPECT_EQ(in(kLsr), 0x60);
@@ -200,21 +200,21 @@ TEST_F(Uart16550Test, FcrClearsRxFifo) {
   uart.receive('a');
   uart.receive('b');
   out(kFcr, 0x03);  // enable + clear RX
-  EXPECT_EQ(in(kLsr) & 0x01, 0x00);
+  EXPECT_EQ(in(kLsr)&0x01, 0x00);
   EXPECT_EQ(uart.rx_space(), 16u);
   uart.receive('c');
   out(kFcr, 0x00);  // disabling clears as well
-  EXPECT_EQ(in(kLsr) & 0x01, 0x00);
+  EXPECT_EQ(in(kLsr)&0x01, 0x00);
 }
 
 // autoconfig's loopback test: MCR = LOOP | OUT2 | RTS must read DCD | CTS.
 TEST_F(Uart16550Test, LoopbackMapsModemOutputsToInputs) {
   out(kMcr, 0x1A);
-  EXPECT_EQ(in(kMsr) & 0xF0, 0x90);
+  EXPECT_EQ(in(kMsr)&0xF0, 0x90);
   out(kMcr, 0x11);  // DTR -> DSR
-  EXPECT_EQ(in(kMsr) & 0xF0, 0x20);
+  EXPECT_EQ(in(kMsr)&0xF0, 0x20);
   out(kMcr, 0x14);  // OUT1 -> RI
-  EXPECT_EQ(in(kMsr) & 0xF0, 0x40);
+  EXPECT_EQ(in(kMsr)&0xF0, 0x40);
   out(kMcr, 0x10);
   EXPECT_EQ(in(kMsr), 0x04);  // TERI: RI fell
   out(kMcr, 0x00);
@@ -247,11 +247,11 @@ TEST_F(Uart16550Test, ModemStatusInterruptClearedByMsrRead) {
   out(kMcr, 0x08);
   out(kIer, 0x08);
   EXPECT_EQ(in(kIir), 0x01);  // no deltas yet
-  out(kMcr, 0x18);  // entering loopback drops CTS/DSR/DCD except DCD (OUT2)
+  out(kMcr, 0x18);            // entering loopback drops CTS/DSR/DCD except DCD (OUT2)
   out(kMcr, 0x08);
   EXPECT_TRUE(irq.level());
   EXPECT_EQ(in(kIir), 0x00);
-  EXPECT_EQ(in(kMsr) & 0x0F, 0x03);  // DCTS | DDSR
+  EXPECT_EQ(in(kMsr)&0x0F, 0x03);  // DCTS | DDSR
   EXPECT_EQ(in(kIir), 0x01);
   EXPECT_FALSE(irq.level());
 }
@@ -259,13 +259,13 @@ TEST_F(Uart16550Test, ModemStatusInterruptClearedByMsrRead) {
 TEST_F(Uart16550Test, IirPriorityOrder) {
   out(kFcr, 0x01);
   out(kMcr, 0x18);
-  out(kMcr, 0x08);  // leaves modem deltas pending
-  out(kIer, 0x0F);  // all four sources, THRE raised at once
+  out(kMcr, 0x08);                                 // leaves modem deltas pending
+  out(kIer, 0x0F);                                 // all four sources, THRE raised at once
   for (int i = 0; i < 17; ++i) uart.receive('d');  // data and an overrun
-  EXPECT_EQ(in(kIir), 0xC6);  // line status first
+  EXPECT_EQ(in(kIir), 0xC6);                       // line status first
   in(kLsr);
   EXPECT_EQ(in(kIir), 0xC4);  // then received data
-  while (in(kLsr) & 0x01) in(kThr);
+  while (in(kLsr)&0x01) in(kThr);
   EXPECT_EQ(in(kIir), 0xC2);  // then THRE, cleared by this read
   EXPECT_EQ(in(kIir), 0xC0);  // then modem status
   in(kMsr);
@@ -277,7 +277,7 @@ TEST_F(Uart16550Test, WideAccessSplitsIntoBytes) {
   uart.write(kLcr, 2, 0x0B03);  // LCR = 0x03, MCR = 0x0B
   EXPECT_EQ(in(kLcr), 0x03);
   EXPECT_EQ(in(kMcr), 0x0B);
-  EXPECT_EQ(uart.read(kMsr, 2) >> 8, 0u);  // SCR
+  EXPECT_EQ(uart.read(kMsr, 2) >> 8, 0u);     // SCR
   EXPECT_EQ(uart.read(kScr, 2) >> 8, 0xFFu);  // past the device
 }
 

@@ -34,7 +34,7 @@ struct Block {
   uint32_t eip = 0;  // guest linear start
   uint32_t guest_len = 0;
   uint32_t mode = 0;
-  uint64_t phys = 0;                   // guest-physical address of eip
+  uint64_t phys = 0;                         // guest-physical address of eip
   uint64_t pages[2] = {kNoFrame, kNoFrame};  // guest-physical frames the code came from
   uint8_t* host = nullptr;
   uint32_t host_len = 0;

@@ -107,7 +107,8 @@ bool emit_offset(Emit& e, const ZydisDecodedOperand& op) {
 }
 
 void emit_add_base(Emit& e, unsigned seg_index) {
-  uint32_t off = uint32_t(offsetof(CpuState, seg) + seg_index * sizeof(Segment) + offsetof(Segment, base));
+  uint32_t off =
+      uint32_t(offsetof(CpuState, seg) + seg_index * sizeof(Segment) + offsetof(Segment, base));
   e.w.bytes({0x45, 0x8B, 0xB7});  // mov r14d, [r15 + disp32]
   e.w.u32(off);
   e.w.bytes({0x47, 0x8D, 0x6C, 0x35, 0x00});  // lea r13d, [r13 + r14]
@@ -155,7 +156,8 @@ bool Emit::load_r13(const ZydisDecodedOperand& op, SegMode seg, unsigned size_by
     return true;
   }
   // FS/GS overrides need their base even when the mode is flat.
-  if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) seg = SegMode::kRuntime;
+  if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS)
+    seg = SegMode::kRuntime;
   if (seg == SegMode::kRuntime && !emit_runtime_address(*this, op, seg_of(op.mem.segment)))
     return false;
   auto req = request(size_bytes == 4 ? ZYDIS_MNEMONIC_MOV : ZYDIS_MNEMONIC_MOVZX, 2);
@@ -204,29 +206,29 @@ bool Emit::load_stack(ZydisRegister reg, int32_t disp, unsigned size) {
 }
 
 uint8_t* Emit::segment_check(unsigned seg, unsigned size, bool write) {
-  w.bytes({0x9C});                                           // pushfq
+  w.bytes({0x9C});                                            // pushfq
   w.bytes({0x45, 0x8D, 0x75, uint8_t(size ? size - 1 : 0)});  // lea r14d, [r13 + size-1]
-  w.bytes({0x45, 0x39, 0xEE});                               // cmp r14d, r13d
-  uint8_t* fail1 = w.jcc(0x2, w.cur());                      // jb fail (wrapped)
-  w.bytes({0x45, 0x3B, 0xAF});                               // cmp r13d, [r15 + lo]
+  w.bytes({0x45, 0x39, 0xEE});                                // cmp r14d, r13d
+  uint8_t* fail1 = w.jcc(0x2, w.cur());                       // jb fail (wrapped)
+  w.bytes({0x45, 0x3B, 0xAF});                                // cmp r13d, [r15 + lo]
   w.u32(uint32_t(offsetof(CpuState, seg_lo) + seg * 4));
-  uint8_t* fail2 = w.jcc(0x2, w.cur());                      // jb fail
-  w.bytes({0x45, 0x3B, 0xB7});                               // cmp r14d, [r15 + hi]
+  uint8_t* fail2 = w.jcc(0x2, w.cur());  // jb fail
+  w.bytes({0x45, 0x3B, 0xB7});           // cmp r14d, [r15 + hi]
   w.u32(uint32_t(offsetof(CpuState, seg_hi) + seg * 4));
-  uint8_t* fail3 = w.jcc(0x7, w.cur());                      // ja fail
+  uint8_t* fail3 = w.jcc(0x7, w.cur());  // ja fail
   uint8_t* fail4 = nullptr;
   if (write) {
-    w.bytes({0x41, 0x80, 0xBF});                             // cmp byte [r15 + writable], 0
+    w.bytes({0x41, 0x80, 0xBF});  // cmp byte [r15 + writable], 0
     w.u32(uint32_t(offsetof(CpuState, seg_writable) + seg));
     w.bytes({0x00});
-    fail4 = w.jcc(0x4, w.cur());                             // je fail
+    fail4 = w.jcc(0x4, w.cur());  // je fail
   }
-  w.bytes({0x9D});                                           // popfq
+  w.bytes({0x9D});  // popfq
   uint8_t* done = w.jmp(w.cur());
   uint8_t* fail = w.cur();
   for (uint8_t* f : {fail1, fail2, fail3, fail4})
     if (f && w.ok()) CodeWriter::patch_rel32(f, fail);
-  w.bytes({0x9D});                                           // popfq
+  w.bytes({0x9D});  // popfq
   return done;
 }
 

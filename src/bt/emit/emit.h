@@ -21,17 +21,21 @@ constexpr uint8_t disp8() {
   return uint8_t(Offset);
 }
 #define TV_OFF(field) disp8<offsetof(CpuState, field)>()
-constexpr uint8_t kOffEip = TV_OFF(eip), kOffExitSlot = TV_OFF(exit_slot), kOffExitReason = TV_OFF(exit_reason),
-                  kOffVif = TV_OFF(vif), kOffX87Dirty = TV_OFF(x87_dirty), kOffIrqPending = TV_OFF(irq_pending),
+constexpr uint8_t kOffEip = TV_OFF(eip), kOffExitSlot = TV_OFF(exit_slot),
+                  kOffExitReason = TV_OFF(exit_reason), kOffVif = TV_OFF(vif),
+                  kOffX87Dirty = TV_OFF(x87_dirty), kOffIrqPending = TV_OFF(irq_pending),
                   kOffSseLive = TV_OFF(sse_live), kOffModeStale = TV_OFF(mode_stale),
-                  kOffLoadSseThunk = TV_OFF(load_sse_thunk), kOffCalloutThunk = TV_OFF(callout_thunk),
-                  kOffExitThunk = TV_OFF(exit_thunk), kOffGsBase = TV_OFF(gs_base);
+                  kOffLoadSseThunk = TV_OFF(load_sse_thunk),
+                  kOffCalloutThunk = TV_OFF(callout_thunk), kOffExitThunk = TV_OFF(exit_thunk),
+                  kOffGsBase = TV_OFF(gs_base);
 #undef TV_OFF
 
 // CpuState offsets as disp32 values ([r15 + disp32]).
 inline uint32_t state_off(size_t offset) { return uint32_t(offset); }
 // The CpuState offset of a field of segment register `r`.
-inline uint32_t seg_field_off(unsigned r, size_t field) { return state_off(offsetof(CpuState, seg) + r * sizeof(Segment) + field); }
+inline uint32_t seg_field_off(unsigned r, size_t field) {
+  return state_off(offsetof(CpuState, seg) + r * sizeof(Segment) + field);
+}
 // An instruction whose last field is a disp32 from R15 (the CpuState).
 inline void op32(CodeWriter& w, std::initializer_list<uint8_t> bytes, uint32_t offset) {
   w.bytes(bytes);
@@ -49,11 +53,20 @@ struct Emit {
 
   // mov r13b, [r15 - 1]: faults at a closed exit gate.
   void gate_check() { w.bytes({0x45, 0x8A, 0x6F, 0xFF}); }
-  void store_eip(uint32_t eip) { w.bytes({0x41, 0xC7, 0x47, kOffEip}); w.u32(eip); }
-  void store_exit_reason(uint32_t r) { w.bytes({0x41, 0xC7, 0x47, kOffExitReason}); w.u32(r); }
+  void store_eip(uint32_t eip) {
+    w.bytes({0x41, 0xC7, 0x47, kOffEip});
+    w.u32(eip);
+  }
+  void store_exit_reason(uint32_t r) {
+    w.bytes({0x41, 0xC7, 0x47, kOffExitReason});
+    w.u32(r);
+  }
   void jmp_exit_thunk() { w.bytes({0x41, 0xFF, 0x67, kOffExitThunk}); }
   void call_callout_thunk() { w.bytes({0x41, 0xFF, 0x57, kOffCalloutThunk}); }
-  void mov_r14_imm64(uint64_t v) { w.bytes({0x49, 0xBE}); w.u64(v); }
+  void mov_r14_imm64(uint64_t v) {
+    w.bytes({0x49, 0xBE});
+    w.u64(v);
+  }
   void store_r14_exit_slot() { w.bytes({0x4D, 0x89, 0x77, kOffExitSlot}); }
   void set_vif(uint8_t v) { w.bytes({0x41, 0xC6, 0x47, kOffVif, v}); }
   void mark_x87_dirty() { w.bytes({0x41, 0xC6, 0x47, kOffX87Dirty, 1}); }

@@ -5,7 +5,9 @@
 
 namespace tv {
 
-std::unique_ptr<Backend> make_bt_backend(Machine& machine) { return std::make_unique<bt::BtRuntime>(machine); }
+std::unique_ptr<Backend> make_bt_backend(Machine& machine) {
+  return std::make_unique<bt::BtRuntime>(machine);
+}
 
 // bt runs every kind of guest the tests ask for (paging, exceptions,
 // segment limits, the CPUID profile) on any host it builds on.

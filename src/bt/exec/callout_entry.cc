@@ -26,7 +26,8 @@ extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutS
   }
   // (interrupt_deliverable() also refreshes cpu.irq_pending for the code
   // that runs next; nothing touches a device between here and there.)
-  bool must_exit = rt.interrupt_deliverable() || rt.take_code_written() || rt.exit_requested() || rt.stop_requested();
+  bool must_exit = rt.interrupt_deliverable() || rt.take_code_written() || rt.exit_requested() ||
+                   rt.stop_requested();
   if (r == CalloutResult::kContinue && must_exit) {
     cpu->eip = site->next_eip;
     r = CalloutResult::kExit;

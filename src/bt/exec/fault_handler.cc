@@ -1,5 +1,6 @@
 #include "bt/exec/fault_handler.h"
 
+#include <Zydis/Zydis.h>
 #include <signal.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
-
-#include <Zydis/Zydis.h>
 
 #include "bt/exec/mmio_emulation.h"
 #include "bt/exec/runtime.h"
@@ -27,12 +26,13 @@ constexpr int kHostErrorStatus = 2;  // the CLI's exit status for a tv::Error
 [[noreturn]] void die(int sig, const siginfo_t* si, const ucontext_t* uc) {
   char msg[256];
   const greg_t* g = uc->uc_mcontext.gregs;
-  int n = snprintf(msg, sizeof msg,
-                   "transvisor: internal error: signal %d at host pc %#llx, address %p (last block entered at "
-                   "guest EIP %#x; rsp %#llx r13 %#llx r14 %#llx)\n",
-                   sig, static_cast<unsigned long long>(g[REG_RIP]), si->si_addr,
-                   g_runtime ? g_runtime->last_entered_eip() : 0u, static_cast<unsigned long long>(g[REG_RSP]),
-                   static_cast<unsigned long long>(g[REG_R13]), static_cast<unsigned long long>(g[REG_R14]));
+  int n = snprintf(
+      msg, sizeof msg,
+      "transvisor: internal error: signal %d at host pc %#llx, address %p (last block entered at "
+      "guest EIP %#x; rsp %#llx r13 %#llx r14 %#llx)\n",
+      sig, static_cast<unsigned long long>(g[REG_RIP]), si->si_addr,
+      g_runtime ? g_runtime->last_entered_eip() : 0u, static_cast<unsigned long long>(g[REG_RSP]),
+      static_cast<unsigned long long>(g[REG_R13]), static_cast<unsigned long long>(g[REG_R14]));
   restore_terminal();
   if (write(STDERR_FILENO, msg, size_t(n)) < 0) {
   }
@@ -185,19 +185,15 @@ Classified window_fault(BtRuntime& rt, const mmu::WindowAddress& at, ucontext_t*
   const bool write = (uc->uc_mcontext.gregs[REG_ERR] & kPfWrite) != 0;  // the host #PF error code
   const mmu::FaultOutcome r = rt.mmu().handle_fault(at.view, at.linear(), write);
   switch (r.kind) {
-    case mmu::FaultOutcome::Kind::kRetry:
-      ++rt.stats().faults[FaultKind::kHidden];
-      return retry();
+    case mmu::FaultOutcome::Kind::kRetry: ++rt.stats().faults[FaultKind::kHidden]; return retry();
     case mmu::FaultOutcome::Kind::kPageFault:
       return guest_exception(rt, Event{kPF, EventKind::kException, true, r.error_code},
                              FaultKind::kPf, at.linear());
     case mmu::FaultOutcome::Kind::kCodeWrite:
       return code_write(rt, at, r.phys,
                         reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]));
-    case mmu::FaultOutcome::Kind::kNotRam:
-      return device_memory(rt, at, write, r.phys, uc);
-    case mmu::FaultOutcome::Kind::kHostError:
-      return {Classified::Kind::kHostError, {}, r.host};
+    case mmu::FaultOutcome::Kind::kNotRam: return device_memory(rt, at, write, r.phys, uc);
+    case mmu::FaultOutcome::Kind::kHostError: return {Classified::Kind::kHostError, {}, r.host};
   }
   return {Classified::Kind::kNotGuest};
 }
@@ -213,12 +209,9 @@ Classified classify(BtRuntime& rt, int sig, const siginfo_t* si, ucontext_t* uc)
                                      : FaultKind::kUd;
       return guest_exception(rt, Event{v, EventKind::kException}, k);
     }
-    case SIGILL:
-      return guest_exception(rt, Event{kUD, EventKind::kException}, FaultKind::kUd);
-    case SIGSEGV:
-      break;
-    default:
-      return {Classified::Kind::kNotGuest};
+    case SIGILL: return guest_exception(rt, Event{kUD, EventKind::kException}, FaultKind::kUd);
+    case SIGSEGV: break;
+    default: return {Classified::Kind::kNotGuest};
   }
   if (rt.area().is_gate(si->si_addr)) return {Classified::Kind::kExitRequest};
   if (si->si_code == SI_KERNEL)  // a #GP in the host, e.g. a misaligned SSE operand
@@ -250,15 +243,12 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   if (!rt || !rt->cache().holds(pc)) die(sig, si, uc);
   Classified c = classify(*rt, sig, si, uc);
   switch (c.kind) {
-    case Classified::Kind::kNotGuest:
-      die(sig, si, uc);
-    case Classified::Kind::kHostError:
-      fatal_host_error(c.host);
+    case Classified::Kind::kNotGuest: die(sig, si, uc);
+    case Classified::Kind::kHostError: fatal_host_error(c.host);
     case Classified::Kind::kRetry:
       return;  // the page is mapped now, or RIP is past the emulated access
     case Classified::Kind::kExitRequest:
-    case Classified::Kind::kGuestEvent:
-      break;
+    case Classified::Kind::kGuestEvent: break;
   }
   Block* block = rt->cache().block_at_host(pc);
   if (!block) die(sig, si, uc);

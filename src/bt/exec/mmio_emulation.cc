@@ -29,7 +29,8 @@ int greg_of(ZydisRegister largest) {
 }
 
 bool is_high_byte(ZydisRegister r) {
-  return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH || r == ZYDIS_REGISTER_BH;
+  return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH ||
+         r == ZYDIS_REGISTER_BH;
 }
 
 bool read_reg(const ucontext_t* uc, ZydisRegister r, uint64_t& v) {
@@ -47,9 +48,12 @@ bool write_reg(ucontext_t* uc, ZydisRegister r, uint64_t v) {
   auto& slot = uc->uc_mcontext.gregs[g];
   unsigned width = ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r);
   uint64_t old = uint64_t(slot);
-  if (width == 64) slot = greg_t(v);
-  else if (width == 32) slot = greg_t(v & 0xFFFFFFFFu);
-  else if (is_high_byte(r)) slot = greg_t((old & ~0xFF00ull) | ((v & 0xFF) << 8));
+  if (width == 64)
+    slot = greg_t(v);
+  else if (width == 32)
+    slot = greg_t(v & 0xFFFFFFFFu);
+  else if (is_high_byte(r))
+    slot = greg_t((old & ~0xFF00ull) | ((v & 0xFF) << 8));
   else {
     uint64_t mask = width == 16 ? 0xFFFFull : 0xFFull;
     slot = greg_t((old & ~mask) | (v & mask));
@@ -70,7 +74,8 @@ bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, GuestPhys phys) {
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn, ops))) return false;
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn, ops)))
+    return false;
   const ZydisDecodedOperand& dst = ops[0];
   const ZydisDecodedOperand& src = ops[1];
   switch (insn.mnemonic) {
@@ -84,16 +89,17 @@ bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, GuestPhys phys) {
         if (!write_reg(uc, dst.reg.value, v)) return false;
       } else if (dst.type == ZYDIS_OPERAND_TYPE_MEMORY && insn.mnemonic == ZYDIS_MNEMONIC_MOV) {
         uint64_t v = 0;
-        if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) v = src.imm.value.u;
-        else if (!read_reg(uc, src.reg.value, v)) return false;
+        if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+          v = src.imm.value.u;
+        else if (!read_reg(uc, src.reg.value, v))
+          return false;
         bus.write(phys.value, dst.size / 8, v);
       } else {
         return false;
       }
       break;
     }
-    default:
-      return false;
+    default: return false;
   }
   uc->uc_mcontext.gregs[REG_RIP] += insn.length;
   return true;

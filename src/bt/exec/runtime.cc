@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <cstring>
 
-#include "bt/profile/disasm.h"
-#include "bt/emit/emit.h"
-#include "bt/exec/fault_handler.h"
-#include "bt/x86/segments.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "bt/emit/emit.h"
+#include "bt/exec/fault_handler.h"
+#include "bt/profile/disasm.h"
+#include "bt/x86/segments.h"
 #include "vmm/machine.h"
 
 extern "C" uint32_t tv_bt_enter(tv::bt::CpuState* cpu, const void* code);
@@ -36,10 +36,13 @@ void set_gs_base(uint8_t* base) {
 }  // namespace
 
 BtRuntime::BtRuntime(Machine& machine)
-    : machine_(machine), log_(log::get("bt")), mmu_(machine.memory()), memory_(machine.memory(), area_.cpu(), &mmu_) {
+    : machine_(machine),
+      log_(log::get("bt")),
+      mmu_(machine.memory()),
+      memory_(machine.memory(), area_.cpu(), &mmu_) {
   set_gs_base(mmu_.window(mmu::View::kSupervisor).base());
-  cache_ = std::make_unique<CodeCache>(machine.config().tc_size_bytes, area_.jump_cache(0), area_.jump_cache(3),
-                                       stats_);
+  cache_ = std::make_unique<CodeCache>(machine.config().tc_size_bytes, area_.jump_cache(0),
+                                       area_.jump_cache(3), stats_);
   // The shared miss stub: an indirect branch whose target (R13D) is not in
   // the jump cache leaves with exit reason kIndirect.
   uint8_t* stub = cache_->reserve(64);
@@ -50,7 +53,8 @@ BtRuntime::BtRuntime(Machine& machine)
   cache_->set_miss_stub(stub);
   cache_->jump_cache_clear();
   translator_ = std::make_unique<Translator>(memory_, *cache_, stats_);
-  memory_.set_write_hook([](void* rt, uint64_t frame) { static_cast<BtRuntime*>(rt)->note_write(frame); }, this);
+  memory_.set_write_hook(
+      [](void* rt, uint64_t frame) { static_cast<BtRuntime*>(rt)->note_write(frame); }, this);
   CpuState& cpu = area_.cpu();
   cpu.vcpu = this;
   cpu.callout_thunk = reinterpret_cast<uint64_t>(&tv_bt_callout);
@@ -153,7 +157,8 @@ void BtRuntime::update_mode() {
   const CpuState& cpu = area_.cpu();
   if (cpu.seg[kSs].base != 0) {
     static bool logged = false;
-    if (!logged) log::get("bt")->warn("unimplemented: non-zero SS segment base; running as if zero");
+    if (!logged)
+      log::get("bt")->warn("unimplemented: non-zero SS segment base; running as if zero");
     logged = true;
   }
 }
@@ -162,9 +167,13 @@ ProfileSources BtRuntime::profile_sources() const {
   return {stats_, *cache_, mmu_.stats(), const_cast<LinearMemory&>(memory_)};
 }
 
-void BtRuntime::report_profile(std::string& out) const { bt::report_profile(out, profile_sources()); }
+void BtRuntime::report_profile(std::string& out) const {
+  bt::report_profile(out, profile_sources());
+}
 
-void BtRuntime::report_profile_json(JsonWriter& out) const { bt::report_profile_json(out, profile_sources()); }
+void BtRuntime::report_profile_json(JsonWriter& out) const {
+  bt::report_profile_json(out, profile_sources());
+}
 
 dev::Bus& BtRuntime::pio() { return machine_.pio(); }
 
@@ -191,13 +200,18 @@ void BtRuntime::retranslate_device_accesses() {
     uint32_t eip = b->guest_eip_at(pc);
     uint32_t offset = uint32_t((b->phys & 0xFFF) + (eip - b->eip));
     if (offset >= 0x1000 || !device_eips_.insert(cs_base_ + eip).second) continue;
-    stats_.invalidations[InvalidationCause::kDeviceAccess] += cache_->invalidate_range(b->pages[0], offset, offset + 1);
+    stats_.invalidations[InvalidationCause::kDeviceAccess] +=
+        cache_->invalidate_range(b->pages[0], offset, offset + 1);
   }
 }
 
-std::optional<uint64_t> BtRuntime::platform_read_msr(uint32_t msr) { return machine_.read_msr(msr); }
+std::optional<uint64_t> BtRuntime::platform_read_msr(uint32_t msr) {
+  return machine_.read_msr(msr);
+}
 
-bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) { return machine_.write_msr(msr, value); }
+bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) {
+  return machine_.write_msr(msr, value);
+}
 
 bool BtRuntime::stop_requested() const { return machine_.stop_requested(); }
 
@@ -260,8 +274,7 @@ const uint8_t* BtRuntime::continue_inline() {
   CpuState& cpu = area_.cpu();
   if (shutdown_ || halted_ || fatal_ || single_step_next_ || cpu.sti_shadow ||
       pending_.kind != PendingFault::Kind::kNone || exit_requested() || stop_requested() ||
-      (!cpu.nmi_blocked && machine_.platform().nmi_pending()) ||
-      interrupt_deliverable())
+      (!cpu.nmi_blocked && machine_.platform().nmi_pending()) || interrupt_deliverable())
     return nullptr;
   if (mode_dirty_) update_mode();
   if (const uint8_t* host = cache_->jump_cache_find(cpu.eip, cpu.cpl == 3)) {
@@ -299,7 +312,8 @@ void BtRuntime::note_write(uint64_t frame) {
 }
 
 Block* BtRuntime::translate(uint32_t eip, bool single) {
-  TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), cs_base_, single, machine_.config().profile};
+  TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), cs_base_, single,
+                       machine_.config().profile};
   req.device_eips = &device_eips_;
   uint8_t* end = nullptr;
   if (single) {
@@ -326,13 +340,16 @@ Block* BtRuntime::translate(uint32_t eip, bool single) {
       auto t = mmu_.translate(GuestLinear{lin}, mmu::AccessType::kRead, user, false);
       return t.ok && t.global && mmu_.paging().pge;
     };
-    block->global = global(block->linear_page) && (block->pages[1] == kNoFrame || global(block->linear_page + kPage4K));
+    block->global = global(block->linear_page) &&
+                    (block->pages[1] == kNoFrame || global(block->linear_page + kPage4K));
   }
   Block* b = cache_->insert(std::move(block), end);
-  if (perf_map_) std::fprintf(perf_map_, "%lx %x tv:%08x\n", reinterpret_cast<unsigned long>(b->host), b->host_len, b->eip);
+  if (perf_map_)
+    std::fprintf(perf_map_, "%lx %x tv:%08x\n", reinterpret_cast<unsigned long>(b->host),
+                 b->host_len, b->eip);
   if (log_->should_log(spdlog::level::trace))
-    log_->trace("block {:#x} mode {:#x}:\n{}  ->\n{}", b->eip, b->mode, disassemble_guest(*b, memory_),
-               disassemble_host(*b));
+    log_->trace("block {:#x} mode {:#x}:\n{}  ->\n{}", b->eip, b->mode,
+                disassemble_guest(*b, memory_), disassemble_host(*b));
   return b;
 }
 
@@ -344,7 +361,8 @@ Block* BtRuntime::find_block(uint32_t eip) {
   // while that page still maps the frame it was translated from.
   auto second_page_ok = [&](const Block& b) {
     if (b.pages[1] == kNoFrame || !(mode_ & Mode::kPaging)) return true;
-    return page_of(memory_.translate((page_of(linear) + kPage4K).value, Access::kRead)).value == b.pages[1];
+    return page_of(memory_.translate((page_of(linear) + kPage4K).value, Access::kRead)).value ==
+           b.pages[1];
   };
   Block* b = cache_->lookup(phys, eip, mode_, second_page_ok);
   if (b) {
@@ -415,7 +433,8 @@ bool BtRuntime::handle_pending_fault() {
       // faults on its own), takes the whole frame.
       uint32_t lo = page_offset(f.linear), hi = lo + f.write_len;
       if (hi > kPage4K) lo = 0, hi = kPage4K;
-      stats_.invalidations[InvalidationCause::kCodePageWrite] += cache_->invalidate_range(f.frame.value, lo, hi);
+      stats_.invalidations[InvalidationCause::kCodePageWrite] +=
+          cache_->invalidate_range(f.frame.value, lo, hi);
       if (cache_->page_has_code(f.frame.value)) {
         mmu_.open_for_write(f.view, f.linear, f.frame);
         open_write_ = {true, f.view, f.linear, f.frame};
@@ -426,11 +445,11 @@ bool BtRuntime::handle_pending_fault() {
       return true;
     }
     case PendingFault::Kind::kUnhandled:
-      throw Error(fmt::format("unimplemented: guest instruction at EIP {:#x} accesses {:#x} outside RAM in a way "
-                              "that is not emulated",
-                              area_.cpu().eip, f.unhandled_address));
-    case PendingFault::Kind::kNone:
-      return true;
+      throw Error(fmt::format(
+          "unimplemented: guest instruction at EIP {:#x} accesses {:#x} outside RAM in a way "
+          "that is not emulated",
+          area_.cpu().eip, f.unhandled_address));
+    case PendingFault::Kind::kNone: return true;
   }
   return true;
 }
@@ -490,7 +509,8 @@ VcpuExit BtRuntime::run() {
       // With paging, a jump to another page (or into a block that runs
       // into the next page) holds only while the mappings do: such chains
       // are undone on every CR3 write and INVLPG.
-      bool same_page = ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0 && block->pages[1] == kNoFrame;
+      bool same_page =
+          ((last_slot->block->eip ^ block->eip) & ~0xFFFu) == 0 && block->pages[1] == kNoFrame;
       cache_->chain(last_slot, block, !same_page && (mode_ & Mode::kPaging));
     }
     last_slot = nullptr;
@@ -527,9 +547,7 @@ VcpuExit BtRuntime::run() {
         ++stats_.exits[ExitKind::kIndirectMiss];
         ++stats_.jump_cache_misses;
         break;
-      case ExitReason::kCallout:
-        ++stats_.exits[ExitKind::kCallout];
-        break;
+      case ExitReason::kCallout: ++stats_.exits[ExitKind::kCallout]; break;
       case ExitReason::kExitRequest:
         // The gate was closed: whatever raced with the kick, open it again
         // here, or every block entry would fault. A shadowed instruction

@@ -13,15 +13,15 @@
 #include <utility>
 #include <vector>
 
+#include "base/log.h"
 #include "bt/cache/code_cache.h"
+#include "bt/exec/vcpu_area.h"
+#include "bt/frontend/translator.h"
 #include "bt/helpers/callout_context.h"
 #include "bt/profile/report.h"
-#include "base/log.h"
+#include "bt/stats/stats.h"
 #include "bt/x86/exceptions.h"
 #include "bt/x86/linear_memory.h"
-#include "bt/stats/stats.h"
-#include "bt/frontend/translator.h"
-#include "bt/exec/vcpu_area.h"
 #include "shadow_mmu/shadow_mmu.h"
 #include "vmm/backend.h"
 
@@ -35,11 +35,12 @@ namespace tv::bt {
 struct PendingFault {
   enum class Kind { kNone, kException, kCodeWrite, kUnhandled } kind = Kind::kNone;
   Event event{};
-  GuestPhys frame{};       // kCodeWrite: the guest-physical frame written
-  uint32_t write_len = 0;  // kCodeWrite: bytes written (4096: unknown)
+  GuestPhys frame{};                        // kCodeWrite: the guest-physical frame written
+  uint32_t write_len = 0;                   // kCodeWrite: bytes written (4096: unknown)
   mmu::View view = mmu::View::kSupervisor;  // kCodeWrite: the view written through
-  GuestLinear linear{};    // kCodeWrite: the address written; kException #PF: CR2
-  uint64_t unhandled_address = 0;  // kUnhandled: the physical address, or the window offset (a guard)
+  GuestLinear linear{};                     // kCodeWrite: the address written; kException #PF: CR2
+  uint64_t unhandled_address =
+      0;  // kUnhandled: the physical address, or the window offset (a guard)
 };
 
 class BtRuntime final : public Backend, public CalloutContext {

@@ -12,14 +12,14 @@
 #include <cstring>
 #include <memory>
 
-#include "bt/frontend/callout_table.h"
+#include "base/log.h"
 #include "bt/cache/code_cache.h"
 #include "bt/emit/emit.h"
-#include "bt/frontend/fpu_rules.h"
-#include "bt/x86/linear_memory.h"
-#include "bt/frontend/translator.h"
 #include "bt/emit/vcpu_layout.h"
-#include "base/log.h"
+#include "bt/frontend/callout_table.h"
+#include "bt/frontend/fpu_rules.h"
+#include "bt/frontend/translator.h"
+#include "bt/x86/linear_memory.h"
 
 namespace tv::bt {
 
@@ -39,8 +39,11 @@ enum class Flow { kContinue, kEnd };
 class BlockBuilder {
  public:
   BlockBuilder(LinearMemory& mem, CodeCache& cache, const TranslateRequest& req)
-      : mem_(mem), cache_(cache), req_(req),
-        w_(req.code.first ? req.code.first : cache.code_cursor(), req.code.first ? req.code.second : cache.code_limit()),
+      : mem_(mem),
+        cache_(cache),
+        req_(req),
+        w_(req.code.first ? req.code.first : cache.code_cursor(),
+           req.code.first ? req.code.second : cache.code_limit()),
         e_{w_} {
     ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     block_ = std::make_unique<Block>();
@@ -63,7 +66,8 @@ class BlockBuilder {
       if (!decode_or_end(n, eip, insn, st)) break;
       if (!ZYAN_SUCCESS(st)) {
         // More than 15 bytes is #GP(0) (SDM Vol. 2A 2.3.11); anything else #UD.
-        emit_raise(eip, st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ? raise_gp_callout() : raise_ud_callout());
+        emit_raise(
+            eip, st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ? raise_gp_callout() : raise_ud_callout());
         break;
       }
       block_->insn_map.push_back({uint32_t(w_.size()), eip});
@@ -80,8 +84,9 @@ class BlockBuilder {
       if (w_.encode_failed()) {
         // Something in the rewrite had no encoding: drop it and raise #UD
         // there, rather than run a partial translation.
-        log::get("bt")->warn("unimplemented: cannot translate instruction at {:#x} (opcode {:#x}); raising #UD",
-                             eip, insn.d.opcode);
+        log::get("bt")->warn(
+            "unimplemented: cannot translate instruction at {:#x} (opcode {:#x}); raising #UD", eip,
+            insn.d.opcode);
         w_.rewind(insn_start);
         block_->num_exits = exits;
         block_->insn_map.pop_back();
@@ -119,8 +124,10 @@ class BlockBuilder {
   uint64_t fetch(uint32_t lin, uint8_t* out, uint32_t len) {
     uint64_t phys = mem_.translate(lin, Access::kRead).value;
     const uint8_t* p = mem_.ram().host(GuestPhys{phys}, len);
-    if (p) std::memcpy(out, p, len);
-    else std::memset(out, 0xFF, len);
+    if (p)
+      std::memcpy(out, p, len);
+    else
+      std::memset(out, 0xFF, len);
     return phys & ~0xFFFull;
   }
 
@@ -204,8 +211,10 @@ class BlockBuilder {
   }
   void indirect_exit() {
     if (sti_shadow_) e_.jmp_if_irq_pending(cache_.miss_stub());
-    if (unchainable_) w_.jmp(cache_.miss_stub());  // straight to the dispatcher, target in R13D
-    else e_.indirect_lookup(jump_cache_offset((req_.mode >> Mode::kCplShift) & 3), cache_.miss_stub());
+    if (unchainable_)
+      w_.jmp(cache_.miss_stub());  // straight to the dispatcher, target in R13D
+    else
+      e_.indirect_lookup(jump_cache_offset((req_.mode >> Mode::kCplShift) & 3), cache_.miss_stub());
   }
 
   // Callouts.

@@ -16,8 +16,10 @@ constexpr CalloutInfo kRdmsr{handle_rdmsr, CalloutKind::kRdmsr, false};
 constexpr CalloutInfo kWrmsr{handle_wrmsr, CalloutKind::kWrmsr, true};
 constexpr CalloutInfo kMovCr{handle_mov_cr, CalloutKind::kMovCr, true};
 constexpr CalloutInfo kMovDr{handle_mov_dr, CalloutKind::kMovDr, false};
-constexpr CalloutInfo kDescriptorTable{handle_descriptor_table, CalloutKind::kDescriptorTable, true};
-constexpr CalloutInfo kMovToSeg{handle_mov_to_seg, CalloutKind::kMovToSeg, false};  // exits unless nothing changed
+constexpr CalloutInfo kDescriptorTable{handle_descriptor_table, CalloutKind::kDescriptorTable,
+                                       true};
+constexpr CalloutInfo kMovToSeg{handle_mov_to_seg, CalloutKind::kMovToSeg,
+                                false};  // exits unless nothing changed
 constexpr CalloutInfo kMovFromSeg{handle_mov_from_seg, CalloutKind::kMovFromSeg, false};
 constexpr CalloutInfo kPushSeg{handle_push_seg, CalloutKind::kPushSeg, false};
 constexpr CalloutInfo kPopSeg{handle_pop_seg, CalloutKind::kPopSeg, false};
@@ -49,12 +51,14 @@ constexpr CalloutInfo kDeviceMove{handle_device_move, CalloutKind::kDeviceMove, 
 // SSE and SSE2. Anything newer is #UD, as on such a CPU.
 bool in_cpuid_profile(ZyanU8 isa_set) {
   static constexpr ZydisISASet kAllowed[] = {
-      ZYDIS_ISA_SET_I86, ZYDIS_ISA_SET_I186, ZYDIS_ISA_SET_I286PROTECTED, ZYDIS_ISA_SET_I286REAL,
-      ZYDIS_ISA_SET_I386, ZYDIS_ISA_SET_I486, ZYDIS_ISA_SET_I486REAL, ZYDIS_ISA_SET_PENTIUMREAL,
-      ZYDIS_ISA_SET_PPRO, ZYDIS_ISA_SET_X87, ZYDIS_ISA_SET_FAT_NOP, ZYDIS_ISA_SET_CMOV,
-      ZYDIS_ISA_SET_FCMOV, ZYDIS_ISA_SET_PENTIUMMMX, ZYDIS_ISA_SET_SSE, ZYDIS_ISA_SET_SSE2,
-      ZYDIS_ISA_SET_SSE2MMX, ZYDIS_ISA_SET_SSE_PREFETCH, ZYDIS_ISA_SET_SSEMXCSR, ZYDIS_ISA_SET_FXSAVE,
-      ZYDIS_ISA_SET_CLFSH, ZYDIS_ISA_SET_PAUSE, ZYDIS_ISA_SET_PREFETCH_NOP, ZYDIS_ISA_SET_LAHF,
+      ZYDIS_ISA_SET_I86,      ZYDIS_ISA_SET_I186,         ZYDIS_ISA_SET_I286PROTECTED,
+      ZYDIS_ISA_SET_I286REAL, ZYDIS_ISA_SET_I386,         ZYDIS_ISA_SET_I486,
+      ZYDIS_ISA_SET_I486REAL, ZYDIS_ISA_SET_PENTIUMREAL,  ZYDIS_ISA_SET_PPRO,
+      ZYDIS_ISA_SET_X87,      ZYDIS_ISA_SET_FAT_NOP,      ZYDIS_ISA_SET_CMOV,
+      ZYDIS_ISA_SET_FCMOV,    ZYDIS_ISA_SET_PENTIUMMMX,   ZYDIS_ISA_SET_SSE,
+      ZYDIS_ISA_SET_SSE2,     ZYDIS_ISA_SET_SSE2MMX,      ZYDIS_ISA_SET_SSE_PREFETCH,
+      ZYDIS_ISA_SET_SSEMXCSR, ZYDIS_ISA_SET_FXSAVE,       ZYDIS_ISA_SET_CLFSH,
+      ZYDIS_ISA_SET_PAUSE,    ZYDIS_ISA_SET_PREFETCH_NOP, ZYDIS_ISA_SET_LAHF,
       ZYDIS_ISA_SET_LONGMODE};
   for (ZydisISASet s : kAllowed)
     if (s == isa_set) return true;
@@ -67,7 +71,8 @@ bool is_reg_class(const ZydisDecodedOperand& op, ZydisRegisterClass c) {
 
 bool is_far(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops) {
   return ops[0].type == ZYDIS_OPERAND_TYPE_POINTER ||
-         (ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) ||
+         (ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+          insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) ||
          insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
 }
 
@@ -91,8 +96,10 @@ const CalloutInfo& stack_callout(const ZydisDecodedInstruction& insn) {
   }
 }
 
-const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops) {
-  if (insn.meta.category == ZYDIS_CATEGORY_STRINGOP || insn.meta.category == ZYDIS_CATEGORY_IOSTRINGOP)
+const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn,
+                                const ZydisDecodedOperand* ops) {
+  if (insn.meta.category == ZYDIS_CATEGORY_STRINGOP ||
+      insn.meta.category == ZYDIS_CATEGORY_IOSTRINGOP)
     return &kString;
   // 16-bit addressing (0x67 in 32-bit code) has no 64-bit encoding.
   if (insn.address_width == 16) {
@@ -120,7 +127,8 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const Zydis
     case ZYDIS_MNEMONIC_RDMSR: return &kRdmsr;
     case ZYDIS_MNEMONIC_WRMSR: return &kWrmsr;
     case ZYDIS_MNEMONIC_MOV:
-      if (is_reg_class(ops[0], ZYDIS_REGCLASS_CONTROL) || is_reg_class(ops[1], ZYDIS_REGCLASS_CONTROL))
+      if (is_reg_class(ops[0], ZYDIS_REGCLASS_CONTROL) ||
+          is_reg_class(ops[1], ZYDIS_REGCLASS_CONTROL))
         return &kMovCr;
       if (is_reg_class(ops[0], ZYDIS_REGCLASS_DEBUG) || is_reg_class(ops[1], ZYDIS_REGCLASS_DEBUG))
         return &kMovDr;
@@ -189,22 +197,24 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const Zydis
     case ZYDIS_MNEMONIC_RSM:
     case ZYDIS_MNEMONIC_MONITOR:
     case ZYDIS_MNEMONIC_MWAIT: return &kUd;
-    default:
-      break;
+    default: break;
   }
   // Anything that needs more than the CPUID profile offers (AVX, BMI, ...)
   // or is privileged and unknown: #UD / #GP as a CPU without it would.
   // TZCNT/LZCNT are BSF/BSR with a REP prefix on a CPU without BMI1/ABM
   // (our profile): the translator emits BSF/BSR for them.
-  if (insn.mnemonic == ZYDIS_MNEMONIC_TZCNT || insn.mnemonic == ZYDIS_MNEMONIC_LZCNT) return nullptr;
+  if (insn.mnemonic == ZYDIS_MNEMONIC_TZCNT || insn.mnemonic == ZYDIS_MNEMONIC_LZCNT)
+    return nullptr;
   // CET's ENDBR32/ENDBR64 sit in the hint-NOP space (0F 1E): NOPs on a CPU
   // without CET, and distribution binaries start every function with one.
-  if (insn.mnemonic == ZYDIS_MNEMONIC_ENDBR32 || insn.mnemonic == ZYDIS_MNEMONIC_ENDBR64) return nullptr;
+  if (insn.mnemonic == ZYDIS_MNEMONIC_ENDBR32 || insn.mnemonic == ZYDIS_MNEMONIC_ENDBR64)
+    return nullptr;
   if (!in_cpuid_profile(insn.meta.isa_set)) {
     static bool logged = false;
     if (!logged)
-      log::get("bt")->info("guest used an instruction outside the CPUID profile (isa set {}); raising #UD",
-                           int(insn.meta.isa_set));
+      log::get("bt")->info(
+          "guest used an instruction outside the CPUID profile (isa set {}); raising #UD",
+          int(insn.meta.isa_set));
     logged = true;
     return &kUd;
   }

@@ -11,11 +11,12 @@ namespace tv::bt {
 struct CalloutInfo {
   CalloutFn fn;
   CalloutKind kind;  // counter and name (bt/stats/stats.h)
-  bool ends_block;  // the instruction changes control flow or the translation mode
+  bool ends_block;   // the instruction changes control flow or the translation mode
 };
 
 // The callout for an instruction, or nullptr if the translator handles it.
-const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand* ops);
+const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn,
+                                const ZydisDecodedOperand* ops);
 // Raises #UD at the instruction (undecodable or unsupported).
 const CalloutInfo& raise_ud_callout();
 // Raises #NM at the instruction (x87/SSE with CR0.TS or CR0.EM set).

@@ -1,7 +1,7 @@
 #include "bt/frontend/fpu_rules.h"
 
-#include "bt/x86/linear_memory.h"
 #include "bt/frontend/translator.h"
+#include "bt/x86/linear_memory.h"
 
 namespace tv::bt {
 
@@ -13,17 +13,13 @@ uint8_t fpu_trap(const ZydisDecodedInstruction& d, uint32_t mode) {
   switch (d.meta.isa_set) {
     case ZYDIS_ISA_SET_X87:
     case ZYDIS_ISA_SET_FCMOV:
-    case ZYDIS_ISA_SET_FXSAVE:
-      return em || ts ? kNM : 0;
-    case ZYDIS_ISA_SET_PENTIUMMMX:
-      return em ? kUD : ts ? kNM : 0;
+    case ZYDIS_ISA_SET_FXSAVE: return em || ts ? kNM : 0;
+    case ZYDIS_ISA_SET_PENTIUMMMX: return em ? kUD : ts ? kNM : 0;
     case ZYDIS_ISA_SET_SSE:
     case ZYDIS_ISA_SET_SSE2:
     case ZYDIS_ISA_SET_SSE2MMX:
-    case ZYDIS_ISA_SET_SSEMXCSR:
-      return em || (mode & Mode::kNoOsfxsr) ? kUD : ts ? kNM : 0;
-    default:
-      return 0;
+    case ZYDIS_ISA_SET_SSEMXCSR: return em || (mode & Mode::kNoOsfxsr) ? kUD : ts ? kNM : 0;
+    default: return 0;
   }
 }
 
@@ -35,10 +31,8 @@ bool touches_x87(const ZydisDecodedInstruction& d, const ZydisDecodedOperand* op
     case ZYDIS_ISA_SET_FCMOV:
     case ZYDIS_ISA_SET_PENTIUMMMX:
     case ZYDIS_ISA_SET_SSE2MMX:
-    case ZYDIS_ISA_SET_FXSAVE:
-      return true;
-    default:
-      break;
+    case ZYDIS_ISA_SET_FXSAVE: return true;
+    default: break;
   }
   for (unsigned k = 0; k < d.operand_count; ++k)
     if (ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER) {
@@ -56,13 +50,12 @@ bool touches_sse(const ZydisDecodedInstruction& d, const ZydisDecodedOperand* op
     case ZYDIS_ISA_SET_SSE2:
     case ZYDIS_ISA_SET_SSE2MMX:
     case ZYDIS_ISA_SET_SSEMXCSR:
-    case ZYDIS_ISA_SET_FXSAVE:
-      return true;
-    default:
-      break;
+    case ZYDIS_ISA_SET_FXSAVE: return true;
+    default: break;
   }
   for (unsigned k = 0; k < d.operand_count; ++k)
-    if (ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER && ZydisRegisterGetClass(ops[k].reg.value) == ZYDIS_REGCLASS_XMM)
+    if (ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        ZydisRegisterGetClass(ops[k].reg.value) == ZYDIS_REGCLASS_XMM)
       return true;
   return false;
 }

@@ -2,9 +2,9 @@
 // sreg, LEAVE/ENTER, PUSHFD/POPFD): the implicit stack through R12D, store
 // first and ESP last, so a fault leaves no partial state (DESIGN.md "BT:
 // translation").
-#include "bt/frontend/block_builder.h"
-
 #include <vector>
+
+#include "bt/frontend/block_builder.h"
 
 namespace tv::bt {
 // PUSHAD, POPAD and PUSH sreg, inline (interrupt entry stubs are full of
@@ -13,7 +13,7 @@ namespace tv::bt {
 // first slots before it writes a register, so the rest cannot fault.
 bool BlockBuilder::translate_push_pop_all(const Insn& i) {
   static constexpr ZydisRegister kPushOrder[8] = {
-      ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
+      ZYDIS_REGISTER_EAX,  ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
       ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI};
   switch (i.d.mnemonic) {
     case ZYDIS_MNEMONIC_PUSHAD:
@@ -25,8 +25,9 @@ bool BlockBuilder::translate_push_pop_all(const Insn& i) {
       if (i.d.operand_width != 32) return false;
       e_.load_stack(ZYDIS_REGISTER_R13D, 28, 4);  // EAX's slot
       for (int k = 7; k >= 0; --k)
-        if (k != 4 && k != 0) e_.load_stack(kPushOrder[k], 4 * (7 - k), 4);  // the ESP slot is skipped
-      w_.bytes({0x44, 0x89, 0xE8});  // mov eax, r13d
+        if (k != 4 && k != 0)
+          e_.load_stack(kPushOrder[k], 4 * (7 - k), 4);  // the ESP slot is skipped
+      w_.bytes({0x44, 0x89, 0xE8});                      // mov eax, r13d
       e_.adjust_esp(32);
       return true;
     case ZYDIS_MNEMONIC_PUSH: {
@@ -36,13 +37,13 @@ bool BlockBuilder::translate_push_pop_all(const Insn& i) {
       unsigned seg = seg_of(i.ops[0].reg.value);
       unsigned size = i.d.operand_width / 8;
       w_.bytes({0x45, 0x0F, 0xB7, 0xAF});  // movzx r13d, word [r15 + selector]
-      w_.u32(uint32_t(offsetof(CpuState, seg) + seg * sizeof(Segment) + offsetof(Segment, selector)));
+      w_.u32(
+          uint32_t(offsetof(CpuState, seg) + seg * sizeof(Segment) + offsetof(Segment, selector)));
       e_.store_stack_r13(-int32_t(size), size);
       e_.adjust_esp(-int32_t(size));
       return true;
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -76,7 +77,8 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
       // POP); store first (at disp + size when ESP is the base), then adjust
       // ESP, so a faulting store leaves no partial state. Segment bases
       // other than flat ones go to a callout.
-      if (seg_ == SegMode::kRuntime || op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS)
+      if (seg_ == SegMode::kRuntime || op.mem.segment == ZYDIS_REGISTER_FS ||
+          op.mem.segment == ZYDIS_REGISTER_GS)
         break;
       e_.load_stack(size == 2 ? ZYDIS_REGISTER_R13W : ZYDIS_REGISTER_R13D, 0, size);
       {
@@ -108,17 +110,17 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
       e_.adjust_esp(-int32_t(op.imm.value.u & 0xFFFF));
       return Flow::kContinue;
     case ZYDIS_MNEMONIC_PUSHFD:
-      w_.bytes({0x9C});                          // pushfq
-      w_.bytes({0x4C, 0x8B, 0x2C, 0x24});        // mov r13, [rsp]
-      w_.bytes({0x41, 0x81, 0xE5});              // and r13d, kHostFlags
+      w_.bytes({0x9C});                    // pushfq
+      w_.bytes({0x4C, 0x8B, 0x2C, 0x24});  // mov r13, [rsp]
+      w_.bytes({0x41, 0x81, 0xE5});        // and r13d, kHostFlags
       w_.u32(kHostFlags);
       w_.bytes({0x45, 0x0F, 0xB6, 0x77, kOffVif});  // movzx r14d, byte [r15 + vif]
-      w_.bytes({0x41, 0xC1, 0xE6, 0x09});        // shl r14d, 9
-      w_.bytes({0x45, 0x09, 0xF5});              // or r13d, r14d
-      w_.bytes({0x45, 0x0B, 0xAF});              // or r13d, [r15 + eflags_rest]
+      w_.bytes({0x41, 0xC1, 0xE6, 0x09});           // shl r14d, 9
+      w_.bytes({0x45, 0x09, 0xF5});                 // or r13d, r14d
+      w_.bytes({0x45, 0x0B, 0xAF});                 // or r13d, [r15 + eflags_rest]
       w_.u32(uint32_t(offsetof(CpuState, eflags_rest)));
-      w_.bytes({0x9D});                          // popfq: the guest's flags again, before
-      e_.store_stack_r13(-4, 4);                 // the store that may fault
+      w_.bytes({0x9D});           // popfq: the guest's flags again, before
+      e_.store_stack_r13(-4, 4);  // the store that may fault
       e_.adjust_esp(-4);
       return Flow::kContinue;
     case ZYDIS_MNEMONIC_POPFD: {
@@ -128,27 +130,26 @@ Flow BlockBuilder::translate_stack(const Insn& i) {
       if ((req_.mode >> Mode::kCplShift) & 3) break;
       constexpr uint32_t kRest = kFlagTf | kFlagIopl | kFlagNt | kFlagAc | kFlagId;
       const uint32_t rest = uint32_t(offsetof(CpuState, eflags_rest));
-      e_.load_stack(ZYDIS_REGISTER_R13D, 0, 4);        // the load that may fault
+      e_.load_stack(ZYDIS_REGISTER_R13D, 0, 4);  // the load that may fault
       e_.adjust_esp(4);
-      w_.bytes({0x45, 0x89, 0xEE});                    // mov r14d, r13d
-      w_.bytes({0x41, 0xC1, 0xEE, 0x09});              // shr r14d, 9
-      w_.bytes({0x41, 0x83, 0xE6, 0x01});              // and r14d, 1
-      w_.bytes({0x45, 0x88, 0x77, kOffVif});           // mov [r15 + vif], r14b
-      w_.bytes({0x45, 0x8B, 0xB7}), w_.u32(rest);      // mov r14d, [r15 + eflags_rest]
+      w_.bytes({0x45, 0x89, 0xEE});                              // mov r14d, r13d
+      w_.bytes({0x41, 0xC1, 0xEE, 0x09});                        // shr r14d, 9
+      w_.bytes({0x41, 0x83, 0xE6, 0x01});                        // and r14d, 1
+      w_.bytes({0x45, 0x88, 0x77, kOffVif});                     // mov [r15 + vif], r14b
+      w_.bytes({0x45, 0x8B, 0xB7}), w_.u32(rest);                // mov r14d, [r15 + eflags_rest]
       w_.bytes({0x41, 0x81, 0xE6}), w_.u32(~(kRest | kFlagRf));  // and r14d, ~(rest | RF)
-      w_.bytes({0x45, 0x89, 0xE8});                    // mov r8d, r13d
-      w_.bytes({0x41, 0x81, 0xE0}), w_.u32(kRest);     // and r8d, rest
-      w_.bytes({0x45, 0x09, 0xC6});                    // or r14d, r8d
-      w_.bytes({0x41, 0x83, 0xCE, 0x02});              // or r14d, 2
-      w_.bytes({0x45, 0x89, 0xB7}), w_.u32(rest);      // mov [r15 + eflags_rest], r14d
-      w_.bytes({0x41, 0x81, 0xE5}), w_.u32(kHostFlags);  // and r13d, host flags
-      w_.bytes({0x41, 0x81, 0xCD}), w_.u32(0x202);     // or r13d, 0x202
-      w_.bytes({0x41, 0x55, 0x9D});                    // push r13; popfq
+      w_.bytes({0x45, 0x89, 0xE8});                              // mov r8d, r13d
+      w_.bytes({0x41, 0x81, 0xE0}), w_.u32(kRest);               // and r8d, rest
+      w_.bytes({0x45, 0x09, 0xC6});                              // or r14d, r8d
+      w_.bytes({0x41, 0x83, 0xCE, 0x02});                        // or r14d, 2
+      w_.bytes({0x45, 0x89, 0xB7}), w_.u32(rest);                // mov [r15 + eflags_rest], r14d
+      w_.bytes({0x41, 0x81, 0xE5}), w_.u32(kHostFlags);          // and r13d, host flags
+      w_.bytes({0x41, 0x81, 0xCD}), w_.u32(0x202);               // or r13d, 0x202
+      w_.bytes({0x41, 0x55, 0x9D});                              // push r13; popfq
       e_.sync_exit_if_irq_pending(i.next());
       return Flow::kContinue;
     }
-    default:
-      break;
+    default: break;
   }
   // POPF, 16-bit PUSHF, ENTER with nesting levels, POP m with a segment
   // base: none changes the translation mode, and the callout itself leaves

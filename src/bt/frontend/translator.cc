@@ -55,11 +55,11 @@ Flow BlockBuilder::translate(const Insn& i) {
         e_.set_vif(i.d.mnemonic == ZYDIS_MNEMONIC_STI ? 1 : 0);
       }
       return Flow::kContinue;
-    default:
-      break;
+    default: break;
   }
-  if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR || i.d.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
-      i.d.meta.category == ZYDIS_CATEGORY_CALL || i.d.meta.category == ZYDIS_CATEGORY_RET)
+  if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR ||
+      i.d.meta.category == ZYDIS_CATEGORY_UNCOND_BR || i.d.meta.category == ZYDIS_CATEGORY_CALL ||
+      i.d.meta.category == ZYDIS_CATEGORY_RET)
     return translate_branch(i);
   if (i.d.meta.category == ZYDIS_CATEGORY_PUSH || i.d.meta.category == ZYDIS_CATEGORY_POP ||
       i.d.mnemonic == ZYDIS_MNEMONIC_LEAVE || i.d.mnemonic == ZYDIS_MNEMONIC_ENTER ||
@@ -76,7 +76,8 @@ Flow BlockBuilder::translate(const Insn& i) {
 // The guest bytes are copied as they are: 64-bit mode ignores the CS/DS/
 // ES/SS prefixes flat mode allows, and 32-bit code has no REX bytes.
 bool BlockBuilder::translate_string(const Insn& i) {
-  bool maskmov = i.d.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || i.d.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU;
+  bool maskmov =
+      i.d.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || i.d.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU;
   if ((i.d.meta.category != ZYDIS_CATEGORY_STRINGOP && !maskmov) || seg_ != SegMode::kFlat ||
       i.d.address_width != 32)
     return false;
@@ -121,8 +122,10 @@ Flow BlockBuilder::translate_branch(const Insn& i) {
       if (!direct) e_.load_r13(op, seg_, size);
       e_.store_stack_imm(-int32_t(size), i.next(), size);
       e_.adjust_esp(-int32_t(size));
-      if (direct) direct_exit(branch_target(i));
-      else indirect_exit();
+      if (direct)
+        direct_exit(branch_target(i));
+      else
+        indirect_exit();
       return Flow::kEnd;
     }
     case ZYDIS_MNEMONIC_RET: {
@@ -152,8 +155,7 @@ Flow BlockBuilder::translate_branch(const Insn& i) {
       direct_exit(i.next());
       return Flow::kEnd;
     }
-    default:
-      break;
+    default: break;
   }
   if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR && direct) {
     ExitSlot* taken = new_slot(branch_target(i));
@@ -186,6 +188,7 @@ bool copies_as_is(const Insn& i) {
   }
   if (i.d.mnemonic == ZYDIS_MNEMONIC_TZCNT || i.d.mnemonic == ZYDIS_MNEMONIC_LZCNT) return false;
   if (i.d.opcode_map != ZYDIS_OPCODE_MAP_DEFAULT) return true;
+  // clang-format off
   switch (i.d.opcode) {
     case 0x06: case 0x07: case 0x0E: case 0x16: case 0x17: case 0x1E: case 0x1F: case 0x27:
     case 0x2F: case 0x37: case 0x3F: case 0x60: case 0x61: case 0x62: case 0x63: case 0x82:
@@ -194,6 +197,7 @@ bool copies_as_is(const Insn& i) {
     default:
       return i.d.opcode < 0x40 || i.d.opcode > 0x4F;
   }
+  // clang-format on
 }
 
 }  // namespace
@@ -204,8 +208,8 @@ bool BlockBuilder::translate_ident(const Insn& i) {
     return true;
   }
   ZydisEncoderRequest req;
-  if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(&i.d, i.ops, i.d.operand_count_visible,
-                                                                     &req)))
+  if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(
+          &i.d, i.ops, i.d.operand_count_visible, &req)))
     return false;
   req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
   // Without BMI1/ABM in the CPUID profile, F3 0F BC/BD are REP BSF/BSR.
@@ -273,15 +277,16 @@ bool BlockBuilder::ident_high_byte_fallback(ZydisEncoderRequest req) {
   for (unsigned k = 0; k < req.operand_count; ++k) {
     ZydisEncoderOperand& o = req.operands[k];
     if (o.type != ZYDIS_OPERAND_TYPE_REGISTER || !is_high_byte(o.reg.value)) continue;
-    static const uint8_t kFull[] = {0x44, 0x4C, 0x54, 0x5C};  // ModRM reg field for eax..ebx, [rsp+disp8]
+    static const uint8_t kFull[] = {0x44, 0x4C, 0x54,
+                                    0x5C};  // ModRM reg field for eax..ebx, [rsp+disp8]
     unsigned idx = unsigned(o.reg.value - ZYDIS_REGISTER_AH);
     uint8_t modrm = kFull[idx];
-    w_.bytes({0x89, modrm, 0x24, 0xF8});          // mov [rsp-8], e?x
+    w_.bytes({0x89, modrm, 0x24, 0xF8});             // mov [rsp-8], e?x
     w_.bytes({0x44, 0x0F, 0xB6, 0x74, 0x24, 0xF9});  // movzx r14d, byte [rsp-7]
     o.reg.value = ZYDIS_REGISTER_R14B;
     if (!e_.encode_mem(req)) return false;
-    w_.bytes({0x44, 0x88, 0x74, 0x24, 0xF9});     // mov [rsp-7], r14b
-    w_.bytes({0x8B, modrm, 0x24, 0xF8});          // mov e?x, [rsp-8]
+    w_.bytes({0x44, 0x88, 0x74, 0x24, 0xF9});  // mov [rsp-7], r14b
+    w_.bytes({0x8B, modrm, 0x24, 0xF8});       // mov e?x, [rsp-8]
     return true;
   }
   return false;
@@ -296,9 +301,9 @@ std::unique_ptr<Block> Translator::translate(const TranslateRequest& request, ui
   stats_.guest_insns_translated += block->insn_count;
   stats_.guest_bytes_translated += block->guest_len;
   stats_.host_bytes += block->host_len;
-  stats_.translate_ns += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                      std::chrono::steady_clock::now() - start)
-                                      .count());
+  stats_.translate_ns += uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
   return block;
 }
 

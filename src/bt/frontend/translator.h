@@ -23,7 +23,7 @@ struct Mode {
   static constexpr uint32_t kCs32 = 1u << 0;  // CS.D: 32-bit default operand/address size
   static constexpr uint32_t kFlat = 1u << 1;  // CS/DS/ES/SS bases are zero
   static constexpr uint32_t kPaging = 1u << 2;
-  static constexpr uint32_t kCplShift = 3;    // 2 bits
+  static constexpr uint32_t kCplShift = 3;  // 2 bits
   // FPU/SSE availability (SDM Vol. 3A 2.5, Table 2-2): with any of these
   // set, x87/MMX/SSE instructions translate into the fault they raise.
   static constexpr uint32_t kCr0Mp = 1u << 5, kCr0Em = 1u << 6, kCr0Ts = 1u << 7;
@@ -40,13 +40,14 @@ void derive_segment_checks(CpuState& cpu);
 struct TranslateRequest {
   uint32_t eip;
   uint32_t mode;
-  uint32_t cs_base = 0;  // code is fetched at cs_base + eip
+  uint32_t cs_base = 0;             // code is fetched at cs_base + eip
   bool single_instruction = false;  // one-instruction block (code-page write, MOV SS shadow)
   bool profile = false;             // count executions in the block prologue
   // Linear addresses of instructions that touched device memory: plain
   // MOVs among them become callouts to the MMIO bus (flat modes only).
   const std::unordered_set<uint32_t>* device_eips = nullptr;
-  std::pair<uint8_t*, uint8_t*> code{nullptr, nullptr};  // where to emit; default: the cache cursor
+  // Where to emit; default: the cache cursor.
+  std::pair<uint8_t*, uint8_t*> code{nullptr, nullptr};
 };
 
 // Thrown when the guest's code cannot be fetched (outside RAM).

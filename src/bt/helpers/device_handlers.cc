@@ -46,10 +46,12 @@ CalloutResult handle_device_move(CalloutContext& ctx, CpuState& cpu, const Callo
   const ZydisDecodedOperand& dst = site.ops[0];
   const ZydisDecodedOperand& src = site.ops[1];
   if (dst.type == ZYDIS_OPERAND_TYPE_MEMORY) {
-    uint32_t value = src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? uint32_t(src.imm.value.u) : read_gpr(cpu, src.reg.value);
+    uint32_t value = src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? uint32_t(src.imm.value.u)
+                                                              : read_gpr(cpu, src.reg.value);
     store(ctx, linear_address(cpu, site.insn, dst), dst.size / 8, value);
   } else {
-    write_gpr(cpu, dst.reg.value, uint32_t(load(ctx, linear_address(cpu, site.insn, src), src.size / 8)));
+    write_gpr(cpu, dst.reg.value,
+              uint32_t(load(ctx, linear_address(cpu, site.insn, src), src.size / 8)));
   }
   return CalloutResult::kContinue;
 }
@@ -60,11 +62,13 @@ bool is_device_move(const ZydisDecodedInstruction& insn, const ZydisDecodedOpera
   const auto& a = ops[0];
   const auto& b = ops[1];
   auto gpr = [](const ZydisDecodedOperand& o) {
-    return o.type == ZYDIS_OPERAND_TYPE_REGISTER && ZydisRegisterGetClass(o.reg.value) != ZYDIS_REGCLASS_SEGMENT &&
+    return o.type == ZYDIS_OPERAND_TYPE_REGISTER &&
+           ZydisRegisterGetClass(o.reg.value) != ZYDIS_REGCLASS_SEGMENT &&
            ZydisRegisterGetClass(o.reg.value) != ZYDIS_REGCLASS_CONTROL &&
            ZydisRegisterGetClass(o.reg.value) != ZYDIS_REGCLASS_DEBUG;
   };
-  bool store = a.type == ZYDIS_OPERAND_TYPE_MEMORY && (gpr(b) || b.type == ZYDIS_OPERAND_TYPE_IMMEDIATE);
+  bool store =
+      a.type == ZYDIS_OPERAND_TYPE_MEMORY && (gpr(b) || b.type == ZYDIS_OPERAND_TYPE_IMMEDIATE);
   bool load = gpr(a) && b.type == ZYDIS_OPERAND_TYPE_MEMORY;
   const auto& mem = store ? a : b;
   return (store || load) && mem.size <= 32 && insn.address_width == 32;

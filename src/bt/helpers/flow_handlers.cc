@@ -14,7 +14,8 @@ namespace tv::bt {
 namespace {
 
 // A far pointer operand: ptr16:32 immediate or m16:32 (m16:16) in memory.
-std::pair<uint16_t, uint32_t> far_pointer(CalloutContext& ctx, const CpuState& cpu, const CalloutSite& site) {
+std::pair<uint16_t, uint32_t> far_pointer(CalloutContext& ctx, const CpuState& cpu,
+                                          const CalloutSite& site) {
   const auto& op = site.ops[0];
   if (op.type == ZYDIS_OPERAND_TYPE_POINTER) return {op.ptr.segment, op.ptr.offset};
   uint32_t a = linear_address(cpu, site.insn, op);
@@ -74,8 +75,10 @@ CalloutResult handle_int(CalloutContext& ctx, CpuState& cpu, const CalloutSite& 
 CalloutResult handle_legacy(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site) {
   LinearMemory& mem = ctx.memory();
   switch (site.insn.mnemonic) {
-    case ZYDIS_MNEMONIC_PUSHA: case ZYDIS_MNEMONIC_PUSHAD: pusha(cpu, mem, osize(site)); break;
-    case ZYDIS_MNEMONIC_POPA: case ZYDIS_MNEMONIC_POPAD: popa(cpu, mem, osize(site)); break;
+    case ZYDIS_MNEMONIC_PUSHA:
+    case ZYDIS_MNEMONIC_PUSHAD: pusha(cpu, mem, osize(site)); break;
+    case ZYDIS_MNEMONIC_POPA:
+    case ZYDIS_MNEMONIC_POPAD: popa(cpu, mem, osize(site)); break;
     case ZYDIS_MNEMONIC_DAA: daa(cpu); break;
     case ZYDIS_MNEMONIC_DAS: das(cpu); break;
     case ZYDIS_MNEMONIC_AAA: aaa(cpu); break;
@@ -102,8 +105,10 @@ CalloutResult handle_popf(CalloutContext& ctx, CpuState& cpu, const CalloutSite&
   uint32_t mask = kHostFlags | kFlagTf | kFlagNt | kFlagAc | kFlagId;
   uint32_t old = guest_eflags(cpu);
   uint32_t iopl = (old & kFlagIopl) >> 12;
-  if (cpu.cpl == 0) mask |= kFlagIopl | kFlagIf;
-  else if (cpu.cpl <= iopl) mask |= kFlagIf;
+  if (cpu.cpl == 0)
+    mask |= kFlagIopl | kFlagIf;
+  else if (cpu.cpl <= iopl)
+    mask |= kFlagIf;
   if (!op32) mask &= 0xFFFF;
   set_guest_eflags(cpu, ((old & ~mask) | (value & mask)) & ~kFlagRf);
   return CalloutResult::kContinue;

@@ -7,7 +7,8 @@
 
 namespace tv::bt {
 
-#define TV_HANDLER(name) CalloutResult name(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site)
+#define TV_HANDLER(name) \
+  CalloutResult name(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site)
 TV_HANDLER(handle_io);
 TV_HANDLER(handle_string);
 TV_HANDLER(handle_hlt);

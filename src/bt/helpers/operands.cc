@@ -53,10 +53,8 @@ uint32_t linear_address(const CpuState& cpu, const ZydisDecodedInstruction& insn
 uint32_t read_operand(const CpuState& cpu, LinearMemory& mem, const ZydisDecodedInstruction& insn,
                       const ZydisDecodedOperand& op) {
   switch (op.type) {
-    case ZYDIS_OPERAND_TYPE_REGISTER:
-      return read_gpr(cpu, op.reg.value);
-    case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-      return uint32_t(op.imm.value.u);
+    case ZYDIS_OPERAND_TYPE_REGISTER: return read_gpr(cpu, op.reg.value);
+    case ZYDIS_OPERAND_TYPE_IMMEDIATE: return uint32_t(op.imm.value.u);
     case ZYDIS_OPERAND_TYPE_MEMORY: {
       uint32_t a = linear_address(cpu, insn, op);
       switch (op.size) {
@@ -65,8 +63,7 @@ uint32_t read_operand(const CpuState& cpu, LinearMemory& mem, const ZydisDecoded
         default: return mem.read<uint32_t>(a);
       }
     }
-    default:
-      return 0;
+    default: return 0;
   }
 }
 

@@ -5,11 +5,11 @@
 
 #include <Zydis/Zydis.h>
 
-#include "bt/x86/cpu_state.h"
-#include "bt/x86/linear_memory.h"
 #include "bt/helpers/callout_context.h"
 #include "bt/x86/callout.h"
+#include "bt/x86/cpu_state.h"
 #include "bt/x86/legacy_ops.h"
+#include "bt/x86/linear_memory.h"
 #include "bt/x86/registers.h"
 #include "bt/x86/segments.h"
 

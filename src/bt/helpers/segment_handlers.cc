@@ -45,11 +45,12 @@ void remember_flat_data(CpuState& cpu, LinearMemory& mem, SegReg s) {
 // reloads __USER_DS on every kernel entry; a flat kernel data segment
 // replaces a flat user one) lets the block go on; any other load ends it
 // in the new mode. MOV SS always ends it (the interrupt shadow).
-CalloutResult after_segment_load(CalloutContext& ctx, CpuState& cpu, SegReg s, const Segment& before) {
+CalloutResult after_segment_load(CalloutContext& ctx, CpuState& cpu, SegReg s,
+                                 const Segment& before) {
   const Segment& now = cpu.seg[s];
   remember_flat_data(cpu, ctx.memory(), s);
-  if (s != kSs && now.selector == before.selector && now.attr == before.attr && now.base == before.base &&
-      now.limit == before.limit)
+  if (s != kSs && now.selector == before.selector && now.attr == before.attr &&
+      now.base == before.base && now.limit == before.limit)
     return CalloutResult::kContinue;
   if (s != kSs && ctx.same_mode_after_segment_load()) return CalloutResult::kContinue;
   ctx.mode_changed();
@@ -100,7 +101,8 @@ CalloutResult handle_far_pointer(CalloutContext& ctx, CpuState& cpu, const Callo
 
 CalloutResult handle_access_check(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site) {
   LinearMemory& mem = ctx.memory();
-  bool is_verx = site.insn.mnemonic == ZYDIS_MNEMONIC_VERR || site.insn.mnemonic == ZYDIS_MNEMONIC_VERW;
+  bool is_verx =
+      site.insn.mnemonic == ZYDIS_MNEMONIC_VERR || site.insn.mnemonic == ZYDIS_MNEMONIC_VERW;
   const auto& src = is_verx ? site.ops[0] : site.ops[1];
   uint16_t sel = uint16_t(read_operand(cpu, mem, site.insn, src));
   AccessCheck r{};

@@ -3,14 +3,14 @@
 // permission from Vol. 1 18.5).
 #include <fmt/format.h>
 
-#include "bt/helpers/operands.h"
-#include "bt/helpers/handlers.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "bt/helpers/callout_context.h"
+#include "bt/helpers/handlers.h"
+#include "bt/helpers/operands.h"
 #include "bt/x86/segments.h"
 #include "bt/x86/string_ops.h"
 #include "vmm/cpuid.h"
-#include "base/error.h"
-#include "base/log.h"
 
 namespace tv::bt {
 namespace {
@@ -38,17 +38,30 @@ void check_io_permission(CalloutContext& ctx, const CpuState& cpu, uint32_t port
 }
 
 uint32_t port_of(const CpuState& cpu, const ZydisDecodedOperand& op) {
-  return op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? uint32_t(op.imm.value.u) & 0xFF : cpu.gpr[kEdx] & 0xFFFF;
+  return op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? uint32_t(op.imm.value.u) & 0xFF
+                                                 : cpu.gpr[kEdx] & 0xFFFF;
 }
 
 StringOp string_op(ZydisMnemonic m) {
   switch (m) {
-    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD: return StringOp::kMovs;
-    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD: return StringOp::kCmps;
-    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD: return StringOp::kStos;
-    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD: return StringOp::kLods;
-    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD: return StringOp::kScas;
-    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD: return StringOp::kIns;
+    case ZYDIS_MNEMONIC_MOVSB:
+    case ZYDIS_MNEMONIC_MOVSW:
+    case ZYDIS_MNEMONIC_MOVSD: return StringOp::kMovs;
+    case ZYDIS_MNEMONIC_CMPSB:
+    case ZYDIS_MNEMONIC_CMPSW:
+    case ZYDIS_MNEMONIC_CMPSD: return StringOp::kCmps;
+    case ZYDIS_MNEMONIC_STOSB:
+    case ZYDIS_MNEMONIC_STOSW:
+    case ZYDIS_MNEMONIC_STOSD: return StringOp::kStos;
+    case ZYDIS_MNEMONIC_LODSB:
+    case ZYDIS_MNEMONIC_LODSW:
+    case ZYDIS_MNEMONIC_LODSD: return StringOp::kLods;
+    case ZYDIS_MNEMONIC_SCASB:
+    case ZYDIS_MNEMONIC_SCASW:
+    case ZYDIS_MNEMONIC_SCASD: return StringOp::kScas;
+    case ZYDIS_MNEMONIC_INSB:
+    case ZYDIS_MNEMONIC_INSW:
+    case ZYDIS_MNEMONIC_INSD: return StringOp::kIns;
     default: return StringOp::kOuts;
   }
 }
@@ -80,9 +93,12 @@ CalloutResult handle_string(CalloutContext& ctx, CpuState& cpu, const CalloutSit
   StringInsn s;
   s.op = string_op(d.mnemonic);
   s.size = d.operand_width / 8;
-  if (s.op == StringOp::kIns || s.op == StringOp::kOuts) check_io_permission(ctx, cpu, cpu.gpr[kEdx] & 0xFFFF, s.size);
-  if (d.attributes & ZYDIS_ATTRIB_HAS_REPNE) s.rep = RepKind::kRepne;
-  else if (d.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) s.rep = RepKind::kRep;
+  if (s.op == StringOp::kIns || s.op == StringOp::kOuts)
+    check_io_permission(ctx, cpu, cpu.gpr[kEdx] & 0xFFFF, s.size);
+  if (d.attributes & ZYDIS_ATTRIB_HAS_REPNE)
+    s.rep = RepKind::kRepne;
+  else if (d.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
+    s.rep = RepKind::kRep;
   for (unsigned i = 0; i < d.operand_count; ++i) {
     const auto& op = site.ops[i];
     if (op.type == ZYDIS_OPERAND_TYPE_MEMORY &&
@@ -120,7 +136,10 @@ CalloutResult handle_rdmsr(CalloutContext& ctx, CpuState& cpu, const CalloutSite
       v = (uint64_t(hi) << 32) | lo;
       break;
     }
-    case 0x17: case 0x2A: case 0x8B: case 0x179: v = 0; break;  // platform id, power-on, ucode, MCG_CAP
+    case 0x17:
+    case 0x2A:
+    case 0x8B:
+    case 0x179: v = 0; break;  // platform id, power-on, ucode, MCG_CAP
     case 0x1A0: v = 1; break;  // IA32_MISC_ENABLE: fast strings
     case 0x174: v = cpu.sysenter_cs; break;
     case 0x175: v = cpu.sysenter_esp; break;
@@ -144,9 +163,13 @@ CalloutResult handle_wrmsr(CalloutContext& ctx, CpuState& cpu, const CalloutSite
     case 0x174: cpu.sysenter_cs = lo & 0xFFFF; break;
     case 0x175: cpu.sysenter_esp = lo; break;
     case 0x176: cpu.sysenter_eip = lo; break;
-    case 0x10: case 0x8B: case 0x179: case 0x1A0: break;  // TSC, microcode probes, MISC_ENABLE: ignored
+    case 0x10:
+    case 0x8B:
+    case 0x179:
+    case 0x1A0: break;  // TSC, microcode probes, MISC_ENABLE: ignored
     default:
-      if (!ctx.platform_write_msr(cpu.gpr[kEcx], uint64_t(cpu.gpr[kEdx]) << 32 | lo)) throw fault(kGP, 0);
+      if (!ctx.platform_write_msr(cpu.gpr[kEcx], uint64_t(cpu.gpr[kEdx]) << 32 | lo))
+        throw fault(kGP, 0);
   }
   return CalloutResult::kContinue;
 }
@@ -166,13 +189,15 @@ CalloutResult handle_mov_cr(CalloutContext& ctx, CpuState& cpu, const CalloutSit
   switch (n) {
     case 0:
       if ((v & kCr0Pg) && !(v & kCr0Pe)) throw fault(kGP, 0);
-      if (!(v & kCr0Pe)) throw Error(fmt::format("unimplemented: guest left protected mode at EIP {:#x}", site.eip));
+      if (!(v & kCr0Pe))
+        throw Error(fmt::format("unimplemented: guest left protected mode at EIP {:#x}", site.eip));
       cpu.cr0 = v | kCr0Et;
       break;
     case 2: cpu.cr2 = v; break;
     case 3: cpu.cr3 = v; break;
     case 4:
-      if (v & ~0x000006BFu) throw fault(kGP, 0);  // VME PVI TSD DE PSE PGE PCE OSFXSR OSXMMEXCPT; no PAE
+      if (v & ~0x000006BFu)
+        throw fault(kGP, 0);  // VME PVI TSD DE PSE PGE PCE OSFXSR OSXMMEXCPT; no PAE
       cpu.cr4 = v;
       break;
     default: throw fault(kUD);
@@ -187,8 +212,10 @@ CalloutResult handle_mov_dr(CalloutContext&, CpuState& cpu, const CalloutSite& s
   bool to_dr = ZydisRegisterGetClass(site.ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG;
   ZydisRegister dr = to_dr ? site.ops[0].reg.value : site.ops[1].reg.value;
   unsigned n = unsigned(dr - ZYDIS_REGISTER_DR0) & 7;
-  if (to_dr) cpu.dr[n] = read_gpr(cpu, site.ops[1].reg.value);
-  else write_gpr(cpu, site.ops[0].reg.value, cpu.dr[n]);
+  if (to_dr)
+    cpu.dr[n] = read_gpr(cpu, site.ops[1].reg.value);
+  else
+    write_gpr(cpu, site.ops[0].reg.value, cpu.dr[n]);
   return CalloutResult::kContinue;
 }
 
@@ -197,12 +224,24 @@ CalloutResult handle_descriptor_table(CalloutContext& ctx, CpuState& cpu, const 
   const auto& op = site.ops[0];
   bool op32 = site.insn.operand_width == 32;
   switch (site.insn.mnemonic) {
-    case ZYDIS_MNEMONIC_LGDT: require_cpl0(cpu); lgdt(cpu, mem, linear_address(cpu, site.insn, op), op32); break;
-    case ZYDIS_MNEMONIC_LIDT: require_cpl0(cpu); lidt(cpu, mem, linear_address(cpu, site.insn, op), op32); break;
+    case ZYDIS_MNEMONIC_LGDT:
+      require_cpl0(cpu);
+      lgdt(cpu, mem, linear_address(cpu, site.insn, op), op32);
+      break;
+    case ZYDIS_MNEMONIC_LIDT:
+      require_cpl0(cpu);
+      lidt(cpu, mem, linear_address(cpu, site.insn, op), op32);
+      break;
     case ZYDIS_MNEMONIC_SGDT: sgdt(cpu, mem, linear_address(cpu, site.insn, op)); break;
     case ZYDIS_MNEMONIC_SIDT: sidt(cpu, mem, linear_address(cpu, site.insn, op)); break;
-    case ZYDIS_MNEMONIC_LLDT: require_cpl0(cpu); lldt(cpu, mem, uint16_t(read_operand(cpu, mem, site.insn, op))); break;
-    case ZYDIS_MNEMONIC_LTR: require_cpl0(cpu); ltr(cpu, mem, uint16_t(read_operand(cpu, mem, site.insn, op))); break;
+    case ZYDIS_MNEMONIC_LLDT:
+      require_cpl0(cpu);
+      lldt(cpu, mem, uint16_t(read_operand(cpu, mem, site.insn, op)));
+      break;
+    case ZYDIS_MNEMONIC_LTR:
+      require_cpl0(cpu);
+      ltr(cpu, mem, uint16_t(read_operand(cpu, mem, site.insn, op)));
+      break;
     case ZYDIS_MNEMONIC_SLDT: write_operand(cpu, mem, site.insn, op, sldt(cpu)); break;
     case ZYDIS_MNEMONIC_STR: write_operand(cpu, mem, site.insn, op, str(cpu)); break;
     default: throw fault(kUD);
@@ -214,7 +253,10 @@ CalloutResult handle_descriptor_table(CalloutContext& ctx, CpuState& cpu, const 
 CalloutResult handle_clts(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site) {
   LinearMemory& mem = ctx.memory();
   switch (site.insn.mnemonic) {
-    case ZYDIS_MNEMONIC_CLTS: require_cpl0(cpu); cpu.cr0 &= ~kCr0Ts; break;
+    case ZYDIS_MNEMONIC_CLTS:
+      require_cpl0(cpu);
+      cpu.cr0 &= ~kCr0Ts;
+      break;
     case ZYDIS_MNEMONIC_LMSW: {
       require_cpl0(cpu);
       uint32_t v = read_operand(cpu, mem, site.insn, site.ops[0]) & 0xF;
@@ -222,7 +264,8 @@ CalloutResult handle_clts(CalloutContext& ctx, CpuState& cpu, const CalloutSite&
       break;
     }
     default:  // SMSW
-      write_operand(cpu, mem, site.insn, site.ops[0], cpu.cr0 & (site.ops[0].size == 32 ? ~0u : 0xFFFFu));
+      write_operand(cpu, mem, site.insn, site.ops[0],
+                    cpu.cr0 & (site.ops[0].size == 32 ? ~0u : 0xFFFFu));
       return CalloutResult::kContinue;
   }
   ctx.mode_changed();
@@ -231,7 +274,8 @@ CalloutResult handle_clts(CalloutContext& ctx, CpuState& cpu, const CalloutSite&
 
 CalloutResult handle_invlpg(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site) {
   require_cpl0(cpu);
-  if (site.insn.mnemonic == ZYDIS_MNEMONIC_INVLPG) ctx.invalidate_linear(linear_address(cpu, site.insn, site.ops[0]));
+  if (site.insn.mnemonic == ZYDIS_MNEMONIC_INVLPG)
+    ctx.invalidate_linear(linear_address(cpu, site.insn, site.ops[0]));
   return CalloutResult::kContinue;
 }
 

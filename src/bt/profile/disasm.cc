@@ -17,7 +17,8 @@ std::string disassemble_guest(const Block& block, LinearMemory& memory) {
   auto byte_at = [&](uint32_t k) -> uint8_t {
     uint64_t off = (block.phys & 0xFFF) + k;
     uint64_t frame = off < 4096 ? block.pages[0] : block.pages[1];
-    const uint8_t* p = frame == kNoFrame ? nullptr : memory.ram().host(GuestPhys{frame + (off & 0xFFF)});
+    const uint8_t* p =
+        frame == kNoFrame ? nullptr : memory.ram().host(GuestPhys{frame + (off & 0xFFF)});
     return p ? *p : 0xFF;
   };
   uint32_t eip = block.eip;
@@ -31,8 +32,8 @@ std::string disassemble_guest(const Block& block, LinearMemory& memory) {
       break;
     }
     char text[256];
-    ZydisFormatterFormatInstruction(&fmt, &insn, ops, insn.operand_count_visible, text, sizeof text, eip,
-                                    nullptr);
+    ZydisFormatterFormatInstruction(&fmt, &insn, ops, insn.operand_count_visible, text, sizeof text,
+                                    eip, nullptr);
     out += fmt::format("    {:08x}  {}\n", eip, text);
     eip += insn.length;
   }
@@ -44,10 +45,12 @@ std::string disassemble_host(const Block& block) {
   csh handle;
   if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return "    (capstone unavailable)\n";
   cs_insn* insn = nullptr;
-  size_t count = cs_disasm(handle, block.host, block.host_len, reinterpret_cast<uint64_t>(block.host), 0, &insn);
+  size_t count = cs_disasm(handle, block.host, block.host_len,
+                           reinterpret_cast<uint64_t>(block.host), 0, &insn);
   for (size_t i = 0; i < count; ++i)
-    out += fmt::format("    {:>5x}  {} {}\n", insn[i].address - reinterpret_cast<uint64_t>(block.host),
-                       insn[i].mnemonic, insn[i].op_str);
+    out +=
+        fmt::format("    {:>5x}  {} {}\n", insn[i].address - reinterpret_cast<uint64_t>(block.host),
+                    insn[i].mnemonic, insn[i].op_str);
   if (count) cs_free(insn, count);
   cs_close(&handle);
   return out;

@@ -41,39 +41,39 @@ struct TableReg {
 
 // Why translated code returned to the dispatcher.
 enum class ExitReason : uint32_t {
-  kBranch = 0,    // a block exit stub: cpu.eip is the target; cpu.exit_slot may be chained
-  kIndirect,      // an indirect branch missed the jump cache: cpu.eip is the target
-  kCallout,       // a callout asked to stop (mode change, interrupt window, halt, exception)
-  kExitRequest,   // the exit gate was closed (kick): cpu.eip is the block start
-  kFault,         // a host fault became a guest event; the fault handler set it up
+  kBranch = 0,   // a block exit stub: cpu.eip is the target; cpu.exit_slot may be chained
+  kIndirect,     // an indirect branch missed the jump cache: cpu.eip is the target
+  kCallout,      // a callout asked to stop (mode change, interrupt window, halt, exception)
+  kExitRequest,  // the exit gate was closed (kick): cpu.eip is the block start
+  kFault,        // a host fault became a guest event; the fault handler set it up
 };
 
 struct ExitSlot;
 
 struct alignas(64) CpuState {
   // ---- Fields generated code and the assembly dispatcher use. ----
-  uint32_t gpr[8] = {};                 // 0x00
-  uint32_t eip = 0;                     // 0x20
-  uint32_t pad0 = 0;                    // 0x24
+  uint32_t gpr[8] = {};                   // 0x00
+  uint32_t eip = 0;                       // 0x20
+  uint32_t pad0 = 0;                      // 0x24
   uint64_t host_flags = kHostRflagsBase;  // 0x28: host RFLAGS image (arith bits + DF)
-  uint64_t host_rsp = 0;                // 0x30: dispatcher stack pointer
-  ExitSlot* exit_slot = nullptr;        // 0x38: the exit stub taken (chaining candidate)
-  uint32_t exit_reason = 0;             // 0x40
-  uint32_t host_mxcsr = 0;              // 0x44
-  uint16_t host_fcw = 0;                // 0x48
-  uint8_t vif = 0;                      // 0x4a: the guest's virtual EFLAGS.IF
-  uint8_t x87_dirty = 0;                // 0x4b: x87/MMX registers may differ from fpu[]
-  uint8_t sse_only_saved = 0;           // 0x4c: fpu[] x87 part is current, registers in the ABI state
-  uint8_t irq_pending = 0;              // 0x4d: the PIC has a request (checked after STI's shadow)
-  uint8_t sse_live = 0;                 // 0x4e: XMM0-7 and MXCSR hold the guest's (else fpu[] does)
-  uint8_t mode_stale = 0;               // 0x4f: translated code changed CPL/CS/SS (inline SYSENTER/SYSEXIT)
-  uint64_t callout_thunk = 0;           // 0x50
-  uint64_t exit_thunk = 0;              // 0x58
-  uint64_t gs_base = 0;                 // 0x60: current shadow window
-  uint64_t continue_at = 0;             // 0x68: a callout's next block (result 2)
-  uint64_t load_sse_thunk = 0;          // 0x70: loads fpu[]'s SSE half, sets sse_live
-  uint64_t pad2 = 0;                    // 0x78
-  alignas(64) uint8_t fpu[512] = {};    // 0x80: fxsave64 image of the guest FP state
+  uint64_t host_rsp = 0;                  // 0x30: dispatcher stack pointer
+  ExitSlot* exit_slot = nullptr;          // 0x38: the exit stub taken (chaining candidate)
+  uint32_t exit_reason = 0;               // 0x40
+  uint32_t host_mxcsr = 0;                // 0x44
+  uint16_t host_fcw = 0;                  // 0x48
+  uint8_t vif = 0;                        // 0x4a: the guest's virtual EFLAGS.IF
+  uint8_t x87_dirty = 0;                  // 0x4b: x87/MMX registers may differ from fpu[]
+  uint8_t sse_only_saved = 0;             // 0x4c: fpu[] x87 part current, registers in ABI state
+  uint8_t irq_pending = 0;                // 0x4d: an IRQ is pending (checked after STI's shadow)
+  uint8_t sse_live = 0;                   // 0x4e: XMM0-7, MXCSR hold the guest's (else fpu[] does)
+  uint8_t mode_stale = 0;                 // 0x4f: inline SYSENTER/SYSEXIT changed CPL/CS/SS
+  uint64_t callout_thunk = 0;             // 0x50
+  uint64_t exit_thunk = 0;                // 0x58
+  uint64_t gs_base = 0;                   // 0x60: current shadow window
+  uint64_t continue_at = 0;               // 0x68: a callout's next block (result 2)
+  uint64_t load_sse_thunk = 0;            // 0x70: loads fpu[]'s SSE half, sets sse_live
+  uint64_t pad2 = 0;                      // 0x78
+  alignas(64) uint8_t fpu[512] = {};      // 0x80: fxsave64 image of the guest FP state
 
   // ---- Fields only C++ touches. ----
   uint32_t eflags_rest = 0x2;  // EFLAGS bits not in host_flags or vif (IOPL, NT, AC, ID, ...)
@@ -97,7 +97,7 @@ struct alignas(64) CpuState {
   uint8_t flat_data_next = 0;
   uint8_t cpl = 0;
   uint8_t halted = 0;
-  uint8_t sti_shadow = 0;  // interrupts blocked for one instruction after STI / MOV SS
+  uint8_t sti_shadow = 0;   // interrupts blocked for one instruction after STI / MOV SS
   uint8_t nmi_blocked = 0;  // an NMI handler runs: NMIs wait for the next IRET (SDM Vol. 3A 6.7.1)
   // The exec layer's vCPU that owns this state (the callout entry finds
   // its context here, so translated code can be shared between vCPUs).

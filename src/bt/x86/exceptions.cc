@@ -171,14 +171,10 @@ std::string describe(const Event& e) {
     case EventKind::kExternal:
       std::snprintf(buf, sizeof buf, "irq vector 0x%02x", e.vector);
       return buf;
-    case EventKind::kInt3:
-      return "int3";
-    case EventKind::kInto:
-      return "into";
-    case EventKind::kIcebp:
-      return "icebp";
-    case EventKind::kSoftwareInt:
-      break;
+    case EventKind::kInt3: return "int3";
+    case EventKind::kInto: return "into";
+    case EventKind::kIcebp: return "icebp";
+    case EventKind::kSoftwareInt: break;
   }
   std::snprintf(buf, sizeof buf, "int 0x%02x", e.vector);
   return buf;

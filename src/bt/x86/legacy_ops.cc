@@ -11,7 +11,6 @@ namespace tv::bt {
 
 namespace {
 
-
 unsigned bytes(OperandSize size) { return size == OperandSize::k32 ? 4 : 2; }
 
 uint8_t al(const CpuState& cpu) { return uint8_t(cpu.gpr[kEax]); }

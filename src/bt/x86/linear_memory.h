@@ -4,14 +4,14 @@
 // With paging on, linear addresses go through the shadow MMU's walker.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
+#include "base/guest_memory.h"
 #include "bt/x86/cpu_state.h"
 #include "bt/x86/guest_fault.h"
 #include "shadow_mmu/shadow_mmu.h"
-#include "base/guest_memory.h"
 
 namespace tv::bt {
 
@@ -55,8 +55,10 @@ class LinearMemory {
     while (len) {
       uint32_t chunk = std::min<uint32_t>(len, 0x1000 - (linear & 0xFFF));
       GuestPhys phys = translate(linear, Access::kRead);
-      if (const uint8_t* p = ram_.host(phys, chunk)) std::memcpy(d, p, chunk);
-      else std::memset(d, 0xFF, chunk);
+      if (const uint8_t* p = ram_.host(phys, chunk))
+        std::memcpy(d, p, chunk);
+      else
+        std::memset(d, 0xFF, chunk);
       linear += chunk, d += chunk, len -= chunk;
     }
   }
@@ -97,7 +99,9 @@ class LinearMemory {
   // (SDM Vol. 3A 4.6.1), and stacks, at the stack segment's privilege.
   GuestPhys translate(uint32_t linear, Access access) const {
     if (!mmu_ || !mmu_->paging().enabled) return GuestPhys{linear};
-    if (auto hit = mmu_->tlb_lookup(GuestLinear{linear}, access_cpl() == 3, access == Access::kWrite)) return *hit;
+    if (auto hit =
+            mmu_->tlb_lookup(GuestLinear{linear}, access_cpl() == 3, access == Access::kWrite))
+      return *hit;
     return translate_walk(linear, access);
   }
   // The TLB missed: walk (and fill it), or raise the #PF.
@@ -114,7 +118,9 @@ class LinearMemory {
   // operations use the stack segment's DPL).
   class PrivilegeScope {
    public:
-    PrivilegeScope(LinearMemory& m, uint8_t cpl) : m_(m), saved_(m.override_cpl_) { m.override_cpl_ = cpl; }
+    PrivilegeScope(LinearMemory& m, uint8_t cpl) : m_(m), saved_(m.override_cpl_) {
+      m.override_cpl_ = cpl;
+    }
     ~PrivilegeScope() { m_.override_cpl_ = saved_; }
 
    private:

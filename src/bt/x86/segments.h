@@ -103,7 +103,8 @@ bool segment_fits(const Segment& s, uint32_t offset, uint32_t size);
 // 4 GiB ring-0 CS=0x08 and data 0x10, EFLAGS=0x2, no GDT/IDT loaded yet.
 // `code`/`data` are the selectors, `gdtr` the table a loader left (its
 // descriptors are the flat ones loaded here).
-void reset_flat_protected_mode(CpuState& cpu, uint16_t code = 0x08, uint16_t data = 0x10, TableReg gdtr = {});
+void reset_flat_protected_mode(CpuState& cpu, uint16_t code = 0x08, uint16_t data = 0x10,
+                               TableReg gdtr = {});
 
 // MOV/POP to DS, ES, FS, GS or SS (SDM Vol. 2 MOV "protected mode"). CS
 // cannot be loaded this way (#UD). Loading SS does not set the one-

@@ -147,18 +147,11 @@ class StringRunner {
 
   uint64_t bulk(uint8_t* s, uint8_t* d, uint64_t n, bool& stop) {
     switch (in_.op) {
-      case StringOp::kMovs:
-        copy(d, s, n);
-        break;
-      case StringOp::kStos:
-        fill(d, n);
-        break;
-      case StringOp::kLods:
-        set_acc(read_at(s, n - 1));
-        break;
+      case StringOp::kMovs: copy(d, s, n); break;
+      case StringOp::kStos: fill(d, n); break;
+      case StringOp::kLods: set_acc(read_at(s, n - 1)); break;
       case StringOp::kCmps:
-      case StringOp::kScas:
-        return compare_run(s, d, n, stop);
+      case StringOp::kScas: return compare_run(s, d, n, stop);
       case StringOp::kIns:
         for (uint64_t i = 0; i < n; ++i) write_at(d, i, T(pio_.read(port(), kSize)));
         break;
@@ -224,21 +217,14 @@ class StringRunner {
   bool step_one() {
     const uint32_t si = reg(kEsi), di = reg(kEdi);
     switch (in_.op) {
-      case StringOp::kMovs:
-        store(di, load(in_.src_seg, si));
-        break;
-      case StringOp::kStos:
-        store(di, acc());
-        break;
-      case StringOp::kLods:
-        set_acc(load(in_.src_seg, si));
-        break;
+      case StringOp::kMovs: store(di, load(in_.src_seg, si)); break;
+      case StringOp::kStos: store(di, acc()); break;
+      case StringOp::kLods: set_acc(load(in_.src_seg, si)); break;
       case StringOp::kCmps: {
         const T a = load(in_.src_seg, si);
         return compare(a, load(kEs, di));
       }
-      case StringOp::kScas:
-        return compare(acc(), load(kEs, di));
+      case StringOp::kScas: return compare(acc(), load(kEs, di));
       case StringOp::kIns: {
         // The destination is checked before the port is read, so a fault
         // does not swallow device data.
@@ -247,9 +233,7 @@ class StringRunner {
         mem_.copy_out(lin, &v, kSize);
         break;
       }
-      case StringOp::kOuts:
-        pio_.write(port(), kSize, load(in_.src_seg, si));
-        break;
+      case StringOp::kOuts: pio_.write(port(), kSize, load(in_.src_seg, si)); break;
     }
     return false;
   }
@@ -281,12 +265,9 @@ class StringRunner {
 StringResult run_string_op(CpuState& cpu, LinearMemory& mem, dev::Bus& pio, const StringInsn& insn,
                            uint64_t max_iterations) {
   switch (insn.size) {
-    case 1:
-      return StringRunner<uint8_t>(cpu, mem, pio, insn).run(max_iterations);
-    case 2:
-      return StringRunner<uint16_t>(cpu, mem, pio, insn).run(max_iterations);
-    default:
-      return StringRunner<uint32_t>(cpu, mem, pio, insn).run(max_iterations);
+    case 1: return StringRunner<uint8_t>(cpu, mem, pio, insn).run(max_iterations);
+    case 2: return StringRunner<uint16_t>(cpu, mem, pio, insn).run(max_iterations);
+    default: return StringRunner<uint32_t>(cpu, mem, pio, insn).run(max_iterations);
   }
 }
 

@@ -247,14 +247,10 @@ uint32_t MsixCapability::read_dword(uint64_t offset) const {
   if (offset >= table_offset_ && offset - table_offset_ < kMsixEntrySize * table_.size()) {
     const Entry& e = table_[(offset - table_offset_) / kMsixEntrySize];
     switch ((offset - table_offset_) % kMsixEntrySize) {
-      case 0:
-        return e.address_low;
-      case 4:
-        return e.address_high;
-      case 8:
-        return e.data;
-      default:
-        return e.control;
+      case 0: return e.address_low;
+      case 4: return e.address_high;
+      case 8: return e.data;
+      default: return e.control;
     }
   }
   if (offset >= pba_offset_ && offset - pba_offset_ < 8 * pba_.size()) {
@@ -268,15 +264,9 @@ void MsixCapability::write_dword(uint64_t offset, uint32_t value) {
   if (offset < table_offset_ || offset - table_offset_ >= kMsixEntrySize * table_.size()) return;
   Entry& e = table_[(offset - table_offset_) / kMsixEntrySize];
   switch ((offset - table_offset_) % kMsixEntrySize) {
-    case 0:
-      e.address_low = value & ~3u;
-      break;
-    case 4:
-      e.address_high = value;
-      break;
-    case 8:
-      e.data = value;
-      break;
+    case 0: e.address_low = value & ~3u; break;
+    case 4: e.address_high = value; break;
+    case 8: e.data = value; break;
     default:
       e.control = value & 1;
       deliver_unmasked();
