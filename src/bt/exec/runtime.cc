@@ -22,10 +22,6 @@ extern "C" void tv_bt_load_sse();
 namespace tv::bt {
 namespace {
 
-// Modes with a bit set here are not cached for reuse: one-instruction
-// blocks that run once after a write to a code page.
-constexpr uint32_t kSingleMode = 1u << 31;
-
 void set_gs_base(uint8_t* base) {
   // SAFETY: GS is unused by the host ABI on x86-64 Linux (glibc uses FS),
   // and the kernel preserves the GS base across signals and context
@@ -179,32 +175,6 @@ dev::Bus& BtRuntime::pio() { return machine_.pio(); }
 
 dev::Bus& BtRuntime::mmio() { return machine_.mmio(); }
 
-void BtRuntime::note_device_access(const uint8_t* host_pc) {
-  unsigned head = device_ring_head_;
-  if (head - device_ring_tail_ < kDeviceRing) {
-    device_ring_[head % kDeviceRing] = host_pc;
-    device_ring_head_ = head + 1;
-  }
-  // Leave translated code soon: to retranslate, and because the device
-  // (an EOI, a TPR write) may have made an interrupt deliverable.
-  kick();
-}
-
-// An instruction that reached device memory is translated again as a
-// callout to the MMIO bus, so its next accesses take no host fault.
-void BtRuntime::retranslate_device_accesses() {
-  while (device_ring_tail_ != device_ring_head_) {
-    const uint8_t* pc = device_ring_[device_ring_tail_++ % kDeviceRing];
-    Block* b = cache_->block_at_host(pc);
-    if (!b || !b->valid || b->pages[0] == kNoFrame) continue;
-    uint32_t eip = b->guest_eip_at(pc);
-    uint32_t offset = uint32_t((b->phys & 0xFFF) + (eip - b->eip));
-    if (offset >= 0x1000 || !device_eips_.insert(cs_base_ + eip).second) continue;
-    stats_.invalidations[InvalidationCause::kDeviceAccess] +=
-        cache_->invalidate_range(b->pages[0], offset, offset + 1);
-  }
-}
-
 std::optional<uint64_t> BtRuntime::platform_read_msr(uint32_t msr) {
   return machine_.read_msr(msr);
 }
@@ -214,16 +184,6 @@ bool BtRuntime::platform_write_msr(uint32_t msr, uint64_t value) {
 }
 
 bool BtRuntime::stop_requested() const { return machine_.stop_requested(); }
-
-void BtRuntime::flush_cache(InvalidationCause cause) {
-  for (uint64_t frame : cache_->flush()) mmu_.untrace_frame(GuestPhys{frame});
-  stats_.invalidations[cause] += 1;
-}
-
-void BtRuntime::invalidate_frame(uint64_t frame, InvalidationCause cause) {
-  stats_.invalidations[cause] += cache_->invalidate_page(frame);
-  mmu_.untrace_frame(GuestPhys{frame});
-}
 
 void BtRuntime::paging_changed(bool cr3_written) {
   const CpuState& cpu = area_.cpu();
@@ -264,12 +224,6 @@ void BtRuntime::invalidate_linear(uint32_t linear) {
   cache_->unchain_cross_page_into(page.value);
 }
 
-// Indirect branches to `block` will hit the jump cache from now on (until
-// a CR3 write or an INVLPG of either page it was fetched from).
-void BtRuntime::remember_for_indirect(const Block* block) {
-  if (block->mode == mode_) cache_->jump_cache_put(block);
-}
-
 const uint8_t* BtRuntime::continue_inline() {
   CpuState& cpu = area_.cpu();
   if (shutdown_ || halted_ || fatal_ || single_step_next_ || cpu.sti_shadow ||
@@ -303,98 +257,6 @@ void BtRuntime::after_iret() {
   auto view = last_pf_.user ? mmu::View::kUser : mmu::View::kSupervisor;
   mmu::FaultOutcome r = mmu_.handle_fault(view, last_pf_.linear, last_pf_.write);
   if (r.kind == mmu::FaultOutcome::Kind::kHostError) mmu::throw_if_failed(r.host);
-}
-
-void BtRuntime::note_write(uint64_t frame) {
-  if (!mmu_.traced(GuestPhys{frame})) return;  // traced == holds translated code
-  invalidate_frame(frame, InvalidationCause::kHelperWrite);
-  code_written_ = true;
-}
-
-Block* BtRuntime::translate(uint32_t eip, bool single) {
-  TranslateRequest req{eip, mode_ | (single ? kSingleMode : 0), cs_base_, single,
-                       machine_.config().profile};
-  req.device_eips = &device_eips_;
-  uint8_t* end = nullptr;
-  if (single) {
-    // One-instruction blocks run once: they reuse a scratch area instead
-    // of filling the cache.
-    req.code = cache_->scratch();
-    auto block = translator_->translate(req, &end);
-    if (!block) throw Error("a one-instruction block does not fit the scratch area");
-    block->pages[0] = block->pages[1] = kNoFrame;
-    return cache_->insert_scratch(std::move(block));
-  }
-  auto block = translator_->translate(req, &end);
-  if (!block) {
-    flush_cache(InvalidationCause::kCacheFull);
-    block = translator_->translate(req, &end);
-    if (!block) throw Error("a block does not fit in an empty translation cache; raise --tc-size");
-  }
-  for (uint64_t page : block->pages)
-    if (page != kNoFrame) mmu_.trace_frame(GuestPhys{page});
-  block->linear_page = page_of(GuestLinear{cs_base_ + eip}).value;
-  if (mode_ & Mode::kPaging) {
-    bool user = area_.cpu().cpl == 3;
-    auto global = [&](uint32_t lin) {
-      auto t = mmu_.translate(GuestLinear{lin}, mmu::AccessType::kRead, user, false);
-      return t.ok && t.global && mmu_.paging().pge;
-    };
-    block->global = global(block->linear_page) &&
-                    (block->pages[1] == kNoFrame || global(block->linear_page + kPage4K));
-  }
-  Block* b = cache_->insert(std::move(block), end);
-  if (perf_map_)
-    std::fprintf(perf_map_, "%lx %x tv:%08x\n", reinterpret_cast<unsigned long>(b->host),
-                 b->host_len, b->eip);
-  if (log_->should_log(spdlog::level::trace))
-    log_->trace("block {:#x} mode {:#x}:\n{}  ->\n{}", b->eip, b->mode,
-                disassemble_guest(*b, memory_), disassemble_host(*b));
-  return b;
-}
-
-Block* BtRuntime::find_block(uint32_t eip) {
-  ++stats_.block_lookups;
-  const GuestLinear linear{cs_base_ + eip};
-  uint64_t phys = memory_.translate(linear.value, Access::kRead).value;
-  // A block whose last instruction runs into the next page is only valid
-  // while that page still maps the frame it was translated from.
-  auto second_page_ok = [&](const Block& b) {
-    if (b.pages[1] == kNoFrame || !(mode_ & Mode::kPaging)) return true;
-    return page_of(memory_.translate((page_of(linear) + kPage4K).value, Access::kRead)).value ==
-           b.pages[1];
-  };
-  Block* b = cache_->lookup(phys, eip, mode_, second_page_ok);
-  if (b) {
-    ++stats_.block_hits;
-  } else {
-    ++stats_.block_misses;
-    b = translate(eip, false);
-  }
-  if (!b->global && cache_->has_parked()) {
-    // The links into this page that a CR3 write parked, where the current
-    // tables map the same code (the walk does not set A: nothing is accessed).
-    // Parked links of a page all target blocks in it (and maybe the next).
-    const bool user = area_.cpu().cpl == 3;
-    struct {
-      bool walked = false;
-      std::optional<GuestPhys> frame;  // none: the walk faults
-    } frames[2];                       // b's page and the next, walked once each
-    auto maps = [&](uint32_t page, uint64_t frame) {
-      auto& f = frames[page != b->linear_page];
-      if (!f.walked) {
-        auto t = mmu_.translate(GuestLinear{page}, mmu::AccessType::kRead, user, false);
-        f = {true, t.ok ? std::optional(page_of(t.phys)) : std::nullopt};
-      }
-      return f.frame && f.frame->value == frame;
-    };
-    auto mapped = [&](const Block& t) {
-      return maps(t.linear_page, t.pages[0]) &&
-             (t.pages[1] == kNoFrame || maps(t.linear_page + kPage4K, t.pages[1]));
-    };
-    cache_->unpark(*b, mode_, cs_base_, mapped);
-  }
-  return b;
 }
 
 bool BtRuntime::deliver(const Event& event) {

@@ -113,6 +113,10 @@ class BtRuntime final : public Backend, public CalloutContext {
   uint32_t last_entered_eip() const { return last_entered_eip_; }
 
  private:
+  // Modes with a bit set here are not cached for reuse: one-instruction
+  // blocks that run once after a write to a code page.
+  static constexpr uint32_t kSingleMode = 1u << 31;
+
   Block* find_block(uint32_t eip);
   Block* translate(uint32_t eip, bool single);
   void deliver_interrupt();

@@ -83,9 +83,9 @@ void report_profile(std::string& out, const ProfileSources& p) {
   out += fmt::format(
       "  shadow MMU: {} hidden faults, {} guest page faults, {} full flushes, {} CR3 switches "
       "({} to a cached address space, {} stale mappings dropped), {} INVLPGs, {} code-tracing "
-      "protections, {} ENOMEM flushes\n",
+      "protections, {} ENOMEM flushes, {} mapping-table-full flushes\n",
       m.hidden_faults, m.guest_page_faults, m.flushes, m.cr3_switches, m.spaces_reused,
-      m.stale_dropped, m.invlpgs, m.protections, m.enomem_flushes);
+      m.stale_dropped, m.invlpgs, m.protections, m.enomem_flushes, m.capacity_flushes);
   table(out, "exits to the dispatcher by reason", by_name(s.exits, kExitKindNames, true));
   table(out, "callouts by instruction", by_name(s.callouts, kCalloutKindNames));
   table(out, "invalidations by cause", by_name(s.invalidations, kInvalidationCauseNames));
@@ -131,6 +131,7 @@ void report_profile_json(JsonWriter& j, const ProfileSources& p) {
       .value("cr3_switches", m.cr3_switches)
       .value("invlpgs", m.invlpgs);
   j.value("code_tracing_protections", m.protections).value("enomem_flushes", m.enomem_flushes);
+  j.value("capacity_flushes", m.capacity_flushes);
   j.value("spaces_reused", m.spaces_reused).value("stale_dropped", m.stale_dropped);
   j.end_object();
   json_map(j, "exits", by_name(s.exits, kExitKindNames, true));

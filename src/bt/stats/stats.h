@@ -24,18 +24,17 @@ namespace tv::bt {
   X(kCalloutInline, "callout, continued in place")
 
 // Host faults in translated code, by what they turned out to be.
-#define TV_BT_FAULTS(X)                          \
-  X(kDe, "#DE")                                  \
-  X(kMf, "#MF")                                  \
-  X(kXm, "#XM")                                  \
-  X(kUd, "#UD")                                  \
-  X(kGp, "#GP")                                  \
-  X(kHidden, "hidden")                           \
-  X(kPf, "#PF")                                  \
-  X(kCodePageWrite, "code page write")           \
-  X(kDeviceAccess, "device access retranslated") \
-  X(kOpenBus, "open bus")                        \
-  X(kDeviceMemory, "device memory")              \
+#define TV_BT_FAULTS(X)                \
+  X(kDe, "#DE")                        \
+  X(kMf, "#MF")                        \
+  X(kXm, "#XM")                        \
+  X(kUd, "#UD")                        \
+  X(kGp, "#GP")                        \
+  X(kHidden, "hidden")                 \
+  X(kPf, "#PF")                        \
+  X(kCodePageWrite, "code page write") \
+  X(kOpenBus, "open bus")              \
+  X(kDeviceMemory, "device memory")    \
   X(kUnmapped, "unmapped")
 
 // Translated blocks dropped, by cause (a full flush counts once).
