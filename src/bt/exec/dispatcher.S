@@ -11,26 +11,26 @@
  */
 #include "cpu_state_offsets.h"
 
+.set GPR_SLOT_eax, 0
+.set GPR_SLOT_ecx, 4
+.set GPR_SLOT_edx, 8
+.set GPR_SLOT_ebx, 12
+.set GPR_SLOT_r12d, 16
+.set GPR_SLOT_ebp, 20
+.set GPR_SLOT_esi, 24
+.set GPR_SLOT_edi, 28
+
+/* Guest EAX..EDI in CpuState.gpr[] order; guest ESP lives in R12D. */
 .macro SAVE_GUEST_GPRS
-  movl %eax, CS_GPR + 0(%r15)
-  movl %ecx, CS_GPR + 4(%r15)
-  movl %edx, CS_GPR + 8(%r15)
-  movl %ebx, CS_GPR + 12(%r15)
-  movl %r12d, CS_GPR + 16(%r15)
-  movl %ebp, CS_GPR + 20(%r15)
-  movl %esi, CS_GPR + 24(%r15)
-  movl %edi, CS_GPR + 28(%r15)
+  .irp reg, eax, ecx, edx, ebx, r12d, ebp, esi, edi
+  movl %\reg, CS_GPR + GPR_SLOT_\reg(%r15)
+  .endr
 .endm
 
 .macro LOAD_GUEST_GPRS
-  movl CS_GPR + 0(%r15), %eax
-  movl CS_GPR + 4(%r15), %ecx
-  movl CS_GPR + 8(%r15), %edx
-  movl CS_GPR + 12(%r15), %ebx
-  movl CS_GPR + 16(%r15), %r12d
-  movl CS_GPR + 20(%r15), %ebp
-  movl CS_GPR + 24(%r15), %esi
-  movl CS_GPR + 28(%r15), %edi
+  .irp reg, eax, ecx, edx, ebx, r12d, ebp, esi, edi
+  movl CS_GPR + GPR_SLOT_\reg(%r15), %\reg
+  .endr
 .endm
 
 /* The guest's arithmetic flags and DF from the RFLAGS image in CpuState,
@@ -67,28 +67,18 @@
 /* The SSE half of the guest FP state (XMM0-7 and MXCSR; a 32-bit guest
  * has no XMM8-15), kept in place in the fxsave image. */
 .macro SAVE_GUEST_SSE
-  movups %xmm0, CS_FPU_XMM + 0x00(%r15)
-  movups %xmm1, CS_FPU_XMM + 0x10(%r15)
-  movups %xmm2, CS_FPU_XMM + 0x20(%r15)
-  movups %xmm3, CS_FPU_XMM + 0x30(%r15)
-  movups %xmm4, CS_FPU_XMM + 0x40(%r15)
-  movups %xmm5, CS_FPU_XMM + 0x50(%r15)
-  movups %xmm6, CS_FPU_XMM + 0x60(%r15)
-  movups %xmm7, CS_FPU_XMM + 0x70(%r15)
+  .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+  movups %xmm\n, CS_FPU_XMM + \n * 16(%r15)
+  .endr
   stmxcsr CS_FPU_MXCSR(%r15)
   ldmxcsr CS_HOST_MXCSR(%r15)
   cld
 .endm
 
 .macro LOAD_GUEST_SSE
-  movups CS_FPU_XMM + 0x00(%r15), %xmm0
-  movups CS_FPU_XMM + 0x10(%r15), %xmm1
-  movups CS_FPU_XMM + 0x20(%r15), %xmm2
-  movups CS_FPU_XMM + 0x30(%r15), %xmm3
-  movups CS_FPU_XMM + 0x40(%r15), %xmm4
-  movups CS_FPU_XMM + 0x50(%r15), %xmm5
-  movups CS_FPU_XMM + 0x60(%r15), %xmm6
-  movups CS_FPU_XMM + 0x70(%r15), %xmm7
+  .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+  movups CS_FPU_XMM + \n * 16(%r15), %xmm\n
+  .endr
   ldmxcsr CS_FPU_MXCSR(%r15)
 .endm
 
