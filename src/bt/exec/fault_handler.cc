@@ -165,13 +165,15 @@ Classified device_memory(BtRuntime& rt, const mmu::WindowAddress& at, bool write
     ++rt.stats().faults[FaultKind::kOpenBus];
     return retry();
   }
+  // The faulting instruction (emulation moves RIP past it).
+  const auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
   mmio.defer_logs(true);  // spdlog may not run here; the dispatcher logs later
   const bool emulated = emulate_device_access(uc, mmio, phys);
   mmio.defer_logs(false);
   if (emulated) {
     // Translate this instruction again as a device callout (adaptive
     // translation; the ring is fixed-size and the kick async-signal-safe).
-    rt.note_device_access(reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]));
+    rt.note_device_access(pc);
     ++rt.stats().faults[FaultKind::kDeviceMemory];
     return retry();
   }
