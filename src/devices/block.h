@@ -43,8 +43,9 @@ class BlockDevice {
   // length is the total of `buffers` (host pointers into guest RAM from
   // DmaSpace::host, which must stay untouched until completion); kFlush has
   // no range; kDiscard/kWriteZeroes take `length` and no buffers.
-  // `done` runs exactly once, on the vCPU thread, never from inside
-  // submit() itself unless the request is refused up front.
+  // `done` runs exactly once, on the vCPU thread, and never from inside
+  // submit() (a refused request completes later too), so a controller's
+  // state is never re-entered.
   using Done = std::function<void(BlockStatus)>;
   virtual void submit(BlockOp op, uint64_t offset, uint64_t length,
                       std::span<const iovec> buffers, Done done) = 0;
