@@ -6,7 +6,8 @@
  * redirection entry read-back), the HPET (capabilities, main counter, a
  * comparator interrupt through the I/O APIC), the ACPI PM timer and its
  * rate against the HPET, the ACPI and MP tables the firmware leaves in the
- * BIOS area, and PCI configuration mechanism #1.
+ * BIOS area, PCI configuration mechanism #1, and instructions other than
+ * MOV on device memory and holes (device_ops.c).
  *
  * Every wait for an interrupt is bounded by the TSC, so a missing interrupt
  * fails its check instead of hanging; HLT is used only for sources that
@@ -79,7 +80,6 @@ void spin_open(uint64_t cycles) {
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  (void)info;
   gdt_init();
   idt_init();
   /* The 8259A pair remapped and fully masked: under QEMU, SeaBIOS left some
@@ -97,4 +97,5 @@ void kmain(uint32_t magic, const struct multiboot_info *info) {
   run_group("acpi tables", check_acpi_tables);
   run_group("mp table", check_mp_table);
   run_group("pci config", check_pci);
+  check_device_instructions(info);
 }

@@ -105,3 +105,5 @@ void check_pm_timer(void);
 void check_acpi_tables(void);
 void check_mp_table(void);
 void check_pci(void);
+/* Runs two groups of its own (paging off, then on). */
+void check_device_instructions(const struct multiboot_info *info);

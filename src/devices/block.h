@@ -47,8 +47,8 @@ class BlockDevice {
   // submit() (a refused request completes later too), so a controller's
   // state is never re-entered.
   using Done = std::function<void(BlockStatus)>;
-  virtual void submit(BlockOp op, uint64_t offset, uint64_t length,
-                      std::span<const iovec> buffers, Done done) = 0;
+  virtual void submit(BlockOp op, uint64_t offset, uint64_t length, std::span<const iovec> buffers,
+                      Done done) = 0;
 };
 
 }  // namespace tv::dev

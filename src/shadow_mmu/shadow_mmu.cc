@@ -35,6 +35,12 @@ ShadowMmu::ShadowMmu(GuestMemory& ram, uint32_t mapping_capacity)
   std::vector<uint8_t> ones(kPageSize, 0xFF);
   if (pwrite(open_bus_fd_, ones.data(), ones.size(), 0) != ssize_t(kPageSize))
     throw Error(errno_message("open-bus page"));
+  scratch_fd_ = memfd_create("transvisor-scratch", MFD_CLOEXEC);
+  if (scratch_fd_ < 0 || ftruncate(scratch_fd_, kPageSize) != 0)
+    throw Error(errno_message("scratch page"));
+  void* scratch = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, scratch_fd_, 0);
+  if (scratch == MAP_FAILED) throw Error(errno_message("scratch page"));
+  scratch_ = static_cast<uint8_t*>(scratch);
   stale_.reserve(table_.capacity());
   spaces_.reserve(kSpaces);
   active_ = &new_space();
@@ -42,7 +48,11 @@ ShadowMmu::ShadowMmu(GuestMemory& ram, uint32_t mapping_capacity)
   throw_if_failed(identity_views());
 }
 
-ShadowMmu::~ShadowMmu() { close(open_bus_fd_); }
+ShadowMmu::~ShadowMmu() {
+  munmap(scratch_, kPageSize);
+  close(scratch_fd_);
+  close(open_bus_fd_);
+}
 
 ShadowMmu::Space& ShadowMmu::new_space() {
   const unsigned index = unsigned(spaces_.size());
@@ -181,6 +191,19 @@ HostStatus ShadowMmu::map_open_bus(View v, GuestLinear linear) {
   ++stats_.enomem_flushes;
   if (s = flush(); !s.ok()) return s;
   return window(v).map_foreign_page(page, open_bus_fd_);
+}
+
+HostStatus ShadowMmu::begin_scratch(View v, GuestLinear linear) {
+  return window(v).map_foreign_page(page_of(linear), scratch_fd_, true);
+}
+
+HostStatus ShadowMmu::end_scratch(View v, GuestLinear linear) {
+  const GuestLinear page = page_of(linear);
+  // Only open-bus pages are recorded for addresses outside RAM; identity
+  // views record nothing (an open-bus page there comes back on a fault).
+  if (paging_.enabled && table_.find(active_->index, v, page))
+    return window(v).map_foreign_page(page, open_bus_fd_);
+  return window(v).unmap_page(page);
 }
 
 std::optional<uint32_t> ShadowMmu::entry_at(GuestPhys addr) const {

@@ -116,6 +116,16 @@ class ShadowMmu {
   // still fault and are dropped by the fault handler. Async-signal-safe.
   HostStatus map_open_bus(View v, GuestLinear linear);
 
+  // One instruction single-stepped against a scratch page (the fault
+  // handler's way to run device accesses it cannot emulate): the page of
+  // `linear` in view `v` becomes a writable scratch page whose bytes the
+  // caller sets and reads through scratch(); end_scratch() puts back what
+  // the shadow MMU has for that page (its open-bus mapping, or nothing).
+  // The scratch page is never recorded as a mapping. Async-signal-safe.
+  HostStatus begin_scratch(View v, GuestLinear linear);
+  HostStatus end_scratch(View v, GuestLinear linear);
+  uint8_t* scratch() const { return scratch_; }
+
   // Lets one write through `linear` in view `v` reach traced `frame` (the
   // written bytes hold no translated code), or closes that again.
   void open_for_write(View v, GuestLinear linear, GuestPhys frame);
@@ -238,6 +248,8 @@ class ShadowMmu {
   Space* active_;
   uint64_t clock_ = 0;
   int open_bus_fd_ = -1;
+  int scratch_fd_ = -1;
+  uint8_t* scratch_ = nullptr;  // the scratch page's own mapping
   PagingState paging_;
   MappingTable table_;
   std::vector<uint64_t> traced_bits_;  // one bit per RAM frame (hot: every helper write)

@@ -68,11 +68,12 @@ HostStatus ShadowWindow::map_page(GuestLinear page, GuestPhys frame, bool writab
   return status_of(p != MAP_FAILED, "map a guest frame into the shadow window");
 }
 
-HostStatus ShadowWindow::map_foreign_page(GuestLinear page, int fd) {
-  // SAFETY: replaces one page of our reservation with a read-only shared
-  // mapping of a one-page file we own.
-  void* p = mmap(base_ + page_of(page).value, kPageSize, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
-  return status_of(p != MAP_FAILED, "map the open-bus page into the shadow window");
+HostStatus ShadowWindow::map_foreign_page(GuestLinear page, int fd, bool writable) {
+  // SAFETY: replaces one page of our reservation with a shared mapping of
+  // a one-page file we own.
+  void* p = mmap(base_ + page_of(page).value, kPageSize,
+                 writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+  return status_of(p != MAP_FAILED, "map a VMM page into the shadow window");
 }
 
 HostStatus ShadowWindow::protect_page(GuestLinear page, bool writable) {

@@ -70,8 +70,9 @@ class ShadowWindow {
 
   // Paged views: one page at page-aligned `page`. Async-signal-safe.
   HostStatus map_page(GuestLinear page, GuestPhys frame, bool writable);
-  // Maps one page of another file (the open-bus page) read-only.
-  HostStatus map_foreign_page(GuestLinear page, int fd);
+  // Maps one page of another file (the open-bus page, read-only; the
+  // single-step scratch page, writable).
+  HostStatus map_foreign_page(GuestLinear page, int fd, bool writable = false);
   HostStatus protect_page(GuestLinear page, bool writable);
   HostStatus unmap_page(GuestLinear page);
   HostStatus unmap_range(GuestLinear first, uint32_t bytes);

@@ -20,7 +20,7 @@ namespace tv::bt {
 namespace {
 
 BtRuntime* g_runtime = nullptr;
-constexpr int kSignals[] = {SIGSEGV, SIGFPE, SIGILL, SIGBUS};
+constexpr int kSignals[] = {SIGSEGV, SIGFPE, SIGILL, SIGBUS, SIGTRAP};
 constexpr int kHostErrorStatus = 2;  // the CLI's exit status for a tv::Error
 
 [[noreturn]] void die(int sig, const siginfo_t* si, const ucontext_t* uc) {
@@ -177,8 +177,28 @@ Classified device_memory(BtRuntime& rt, const mmu::WindowAddress& at, bool write
     ++rt.stats().faults[FaultKind::kDeviceMemory];
     return retry();
   }
+  // Anything else runs once against a scratch page (device_step.h).
+  mmu::HostStatus host;
+  mmio.defer_logs(true);
+  const StepStart step = begin_device_step(rt.device_step(), rt.mmu(), mmio, at, phys, uc, host);
+  mmio.defer_logs(false);
+  switch (step) {
+    case StepStart::kStarted: ++rt.stats().faults[FaultKind::kDeviceStep]; return retry();
+    case StepStart::kHostError: return {Classified::Kind::kHostError, {}, host};
+    case StepStart::kNotSteppable: break;
+  }
   ++rt.stats().faults[FaultKind::kUnmapped];
   return unhandled(phys.value);
+}
+
+// The debug trap after a stepped device access.
+Classified device_step_done(BtRuntime& rt, ucontext_t* uc) {
+  dev::Bus& mmio = rt.machine().mmio();
+  mmio.defer_logs(true);
+  const mmu::HostStatus s = finish_device_step(rt.device_step(), rt.mmu(), mmio, uc);
+  mmio.defer_logs(false);
+  if (!s.ok()) return {Classified::Kind::kHostError, {}, s};
+  return retry();
 }
 
 // A SIGSEGV in one of the active space's windows.
@@ -233,7 +253,8 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   // grow, spdlog): an allocation can fail or throw and a lock can be held
   // by another thread. What runs here: the page walker, the shadow MMU's
   // handle_fault and map_open_bus (preallocated tables; mmap/mprotect
-  // failures come back as HostStatus), Zydis decoding, read-only code-cache
+  // failures come back as HostStatus), the device step's scratch page
+  // (SIGTRAP ends a step), Zydis decoding, read-only code-cache
   // lookups, stats counters, and the MMIO bus with its logging deferred to
   // the dispatcher (device models behind it keep to the same rule; the
   // machine's after-access hook only re-arms a timer). A host failure ends
@@ -243,7 +264,12 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   BtRuntime* rt = g_runtime;
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
   if (!rt || !rt->cache().holds(pc)) die(sig, si, uc);
-  Classified c = classify(*rt, sig, si, uc);
+  Classified c = sig == SIGTRAP && rt->device_step().active ? device_step_done(*rt, uc)
+                                                            : classify(*rt, sig, si, uc);
+  // A stepped instruction that faults for another reason does not complete.
+  if (rt->device_step().active && c.kind != Classified::Kind::kRetry)
+    if (mmu::HostStatus s = cancel_device_step(rt->device_step(), rt->mmu(), uc); !s.ok())
+      fatal_host_error(s);
   switch (c.kind) {
     case Classified::Kind::kNotGuest: die(sig, si, uc);
     case Classified::Kind::kHostError: fatal_host_error(c.host);

@@ -3,7 +3,7 @@
 // that faulted is decoded and its access goes to the MMIO bus, where an
 // unclaimed address reads as all-ones and drops writes (an open PC bus).
 // Covers the moves compilers use for device and hole accesses; anything
-// else is reported as unimplemented.
+// else is single-stepped (device_step.h).
 #pragma once
 
 #include <ucontext.h>

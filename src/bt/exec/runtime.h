@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "bt/cache/code_cache.h"
+#include "bt/exec/device_step.h"
 #include "bt/exec/vcpu_area.h"
 #include "bt/frontend/translator.h"
 #include "bt/helpers/callout_context.h"
@@ -65,6 +66,7 @@ class BtRuntime final : public Backend, public CalloutContext {
   VcpuArea& area() { return area_; }
   mmu::ShadowMmu& mmu() { return mmu_; }
   PendingFault& pending_fault() { return pending_; }
+  DeviceStep& device_step() { return device_step_; }
 
   // CalloutContext
   LinearMemory& memory() override { return memory_; }
@@ -157,6 +159,7 @@ class BtRuntime final : public Backend, public CalloutContext {
   bool single_step_next_ = false;
   std::atomic<bool> exit_requested_{false};
   PendingFault pending_;
+  DeviceStep device_step_;
   std::optional<std::string> fatal_;
   bool code_written_ = false;
   uint32_t last_entered_eip_ = 0;

@@ -35,6 +35,7 @@ namespace tv::bt {
   X(kCodePageWrite, "code page write") \
   X(kOpenBus, "open bus")              \
   X(kDeviceMemory, "device memory")    \
+  X(kDeviceStep, "device step")        \
   X(kUnmapped, "unmapped")
 
 // Translated blocks dropped, by cause (a full flush counts once).
