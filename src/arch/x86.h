@@ -65,6 +65,6 @@ enum Vector : uint8_t {
 // MSRs (SDM Vol. 4).
 inline constexpr uint32_t kMsrTsc = 0x10, kMsrApicBase = 0x1B, kMsrSysenterCs = 0x174,
                           kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176, kMsrMiscEnable = 0x1A0,
-                          kMsrTscDeadline = 0x6E0;
+                          kMsrPat = 0x277, kMsrTscDeadline = 0x6E0, kMsrEfer = 0xC0000080;
 
 }  // namespace tv::x86

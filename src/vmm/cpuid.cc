@@ -14,10 +14,10 @@ constexpr uint32_t kMaxExtendedLeaf = 0x80000004;
 // CPUID.1:EDX bits (SDM Vol. 2A, Table 3-11).
 constexpr uint32_t kFpu = 1u << 0, kVme = 1u << 1, kDe = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4,
                    kMsr = 1u << 5, kCx8 = 1u << 8, kSep = 1u << 11, kPge = 1u << 13,
-                   kCmov = 1u << 15, kMmx = 1u << 23, kFxsr = 1u << 24, kApic = 1u << 9,
-                   kSse = 1u << 25, kSse2 = 1u << 26;
+                   kCmov = 1u << 15, kPat = 1u << 16, kMmx = 1u << 23, kFxsr = 1u << 24,
+                   kApic = 1u << 9, kSse = 1u << 25, kSse2 = 1u << 26;
 constexpr uint32_t kFeatureEdx = kFpu | kDe | kPse | kTsc | kMsr | kCx8 | kApic | kSep | kPge |
-                                 kCmov | kMmx | kFxsr | kSse | kSse2;
+                                 kCmov | kPat | kMmx | kFxsr | kSse | kSse2;
 // CPUID.1:ECX: the local APIC timer's TSC-deadline mode.
 constexpr uint32_t kTscDeadline = 1u << 24;
 constexpr uint32_t kFeatureEcx = kTscDeadline;

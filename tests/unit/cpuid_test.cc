@@ -20,8 +20,8 @@ std::string vendor() {
 TEST(Cpuid, VendorAndFeaturesLinuxNeeds) {
   EXPECT_EQ(vendor(), "GenuineIntel");
   uint32_t edx = guest_cpuid(1, 0).edx;
-  // FPU PSE TSC MSR CX8 APIC SEP PGE CMOV MMX FXSR SSE SSE2
-  for (unsigned bit : {0u, 3u, 4u, 5u, 8u, 9u, 11u, 13u, 15u, 23u, 24u, 25u, 26u})
+  // FPU PSE TSC MSR CX8 APIC SEP PGE CMOV PAT MMX FXSR SSE SSE2
+  for (unsigned bit : {0u, 3u, 4u, 5u, 8u, 9u, 11u, 13u, 15u, 16u, 23u, 24u, 25u, 26u})
     EXPECT_TRUE(edx & (1u << bit)) << "bit " << bit;
   EXPECT_FALSE(edx & (1u << 6)) << "no PAE";
   EXPECT_EQ(guest_cpuid(1, 0).ecx, 1u << 24) << "TSC-deadline, nothing beyond SSE2";

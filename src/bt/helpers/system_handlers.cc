@@ -140,11 +140,14 @@ CalloutResult handle_rdmsr(CalloutContext& ctx, CpuState& cpu, const CalloutSite
     case 0x2A:
     case 0x8B:
     case 0x179: v = 0; break;  // platform id, power-on, ucode, MCG_CAP
-    case 0x1A0: v = 1; break;  // IA32_MISC_ENABLE: fast strings
     case 0x174: v = cpu.sysenter_cs; break;
     case 0x175: v = cpu.sysenter_esp; break;
     case 0x176: v = cpu.sysenter_eip; break;
     default:
+      if (auto p = read_cpu_msr(cpu.msrs, cpu.gpr[kEcx])) {
+        v = *p;
+        break;
+      }
       if (auto p = ctx.platform_read_msr(cpu.gpr[kEcx])) {
         v = *p;
         break;
@@ -159,17 +162,20 @@ CalloutResult handle_rdmsr(CalloutContext& ctx, CpuState& cpu, const CalloutSite
 CalloutResult handle_wrmsr(CalloutContext& ctx, CpuState& cpu, const CalloutSite&) {
   require_cpl0(cpu);
   uint32_t lo = cpu.gpr[kEax];
+  const uint64_t value = uint64_t(cpu.gpr[kEdx]) << 32 | lo;
+  if (std::optional<bool> ok = write_cpu_msr(cpu.msrs, cpu.gpr[kEcx], value)) {
+    if (!*ok) throw fault(kGP, 0);
+    return CalloutResult::kContinue;
+  }
   switch (cpu.gpr[kEcx]) {
     case 0x174: cpu.sysenter_cs = lo & 0xFFFF; break;
     case 0x175: cpu.sysenter_esp = lo; break;
     case 0x176: cpu.sysenter_eip = lo; break;
     case 0x10:
     case 0x8B:
-    case 0x179:
-    case 0x1A0: break;  // TSC, microcode probes, MISC_ENABLE: ignored
+    case 0x179: break;  // TSC, microcode probes: ignored
     default:
-      if (!ctx.platform_write_msr(cpu.gpr[kEcx], uint64_t(cpu.gpr[kEdx]) << 32 | lo))
-        throw fault(kGP, 0);
+      if (!ctx.platform_write_msr(cpu.gpr[kEcx], value)) throw fault(kGP, 0);
   }
   return CalloutResult::kContinue;
 }

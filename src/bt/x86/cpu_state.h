@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "arch/x86.h"
+#include "bt/x86/msrs.h"
 
 namespace tv::bt {
 
@@ -88,6 +89,7 @@ struct alignas(64) CpuState {
   uint32_t cr0 = 0x00000011, cr2 = 0, cr3 = 0, cr4 = 0;
   uint32_t dr[8] = {0, 0, 0, 0, 0xFFFF0FF0, 0x400, 0xFFFF0FF0, 0x400};
   uint32_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
+  CpuMsrs msrs;
   // The active shadow space's supervisor and user window bases, for the
   // GS base that inline SYSENTER/SYSEXIT switch to.
   uint64_t view_base[2] = {};
