@@ -57,5 +57,11 @@ constexpr uint16_t kPciConfigAddress = 0xCF8;
 constexpr uint16_t kPciConfigData = 0xCFC;
 constexpr unsigned kHostBridgeSlot = 0;  // i440FX 8086:1237
 constexpr unsigned kIsaBridgeSlot = 1;   // PIIX3 8086:7000 (function 0)
+// Where firmware places BARs (the DSDT's host bridge windows): memory from
+// the 3 GiB RAM limit up to the I/O APIC, I/O ports above the ISA range.
+constexpr uint64_t kPciMemoryBase = 0xC0000000;
+constexpr uint64_t kPciMemoryEnd = 0xFEC00000;
+constexpr uint32_t kPciIoBase = 0xC000;
+constexpr uint32_t kPciIoEnd = 0x10000;
 
 }  // namespace tv::dev::pc

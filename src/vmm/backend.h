@@ -31,6 +31,9 @@ class Backend {
   virtual void kick() = 0;
   // True if the guest's virtual IF is set (HLT with IF=0 halts for good).
   virtual bool interrupts_enabled() const = 0;
+  // A device wrote guest RAM [phys, phys+len) by DMA, between run() calls:
+  // whatever the backend derived from those bytes (translated code) goes.
+  virtual void memory_written(uint64_t phys, uint64_t len) = 0;
   // Appends backend-specific profile text, and the same data as JSON
   // members of the "backend" object (docs/PROFILE.md).
   virtual void report_profile(std::string& out) const = 0;

@@ -55,6 +55,11 @@ void BtRuntime::remember_for_indirect(const Block* block) {
   if (block->mode == mode_) cache_->jump_cache_put(block);
 }
 
+void BtRuntime::memory_written(uint64_t phys, uint64_t len) {
+  if (len == 0) return;
+  for (uint64_t f = phys & kPageMask; f < phys + len; f += kPageSize) note_write(f);
+}
+
 void BtRuntime::note_write(uint64_t frame) {
   if (!mmu_.traced(GuestPhys{frame})) return;  // traced == holds translated code
   invalidate_frame(frame, InvalidationCause::kHelperWrite);

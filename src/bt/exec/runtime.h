@@ -55,6 +55,7 @@ class BtRuntime final : public Backend, public CalloutContext {
   VcpuExit run() override;
   void kick() override;
   bool interrupts_enabled() const override { return area_.cpu().vif != 0; }
+  void memory_written(uint64_t phys, uint64_t len) override;
   void report_profile(std::string& out) const override;
   void report_profile_json(JsonWriter& out) const override;
 
