@@ -213,7 +213,6 @@ TEST_F(SegmentsTest, FarJumpSamePrivilege) {
   EXPECT_FAULT(far_jump(cpu, mem, 0x70, 0x10000), kGP, 0);  // beyond the limit
   EXPECT_FAULT(far_jump(cpu, mem, 0x10, 0), kGP, 0x10);     // data
   EXPECT_FAULT(far_jump(cpu, mem, 0, 0), kGP, 0);
-  EXPECT_FAULT(far_jump(cpu, mem, 0x28, 0), kGP, 0x28);  // TSS: task switch unimplemented
   EXPECT_EQ(cpu.eip, 0x1234u);
 }
 
@@ -377,12 +376,13 @@ TEST_F(IretTest, ToUserWithKernelSsFaultsWithoutChangingState) {
   EXPECT_EQ(cpu.seg[kCs].selector, 0x08);
 }
 
-TEST_F(IretTest, TaskReturnAndVirtual8086AreUnimplemented) {
+TEST_F(IretTest, Virtual8086IsUnimplementedAndNtReturnsToTheBackLink) {
   frame({0x1000, 0x08, kFlagVm | 0x2});
   EXPECT_FAULT(iret(cpu, mem, true), kGP, 0);
+  // NT: a task return (task_switch_test.cc); a null back link is #TS(0).
   frame({0x1000, 0x08, 0x2});
   set_guest_eflags(cpu, kFlagNt | 0x2);
-  EXPECT_FAULT(iret(cpu, mem, true), kGP, 0);
+  EXPECT_FAULT(iret(cpu, mem, true), kTS, 0);
 }
 
 // ---- system tables ----

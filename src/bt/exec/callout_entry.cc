@@ -17,7 +17,7 @@ extern "C" int tv_bt_callout_entry(tv::bt::CpuState* cpu, const tv::bt::CalloutS
   try {
     r = site->fn(rt, *cpu, *site);
   } catch (const GuestFault& f) {
-    cpu->eip = site->eip;
+    if (!f.committed) cpu->eip = site->eip;  // else the new task's EIP (a task switch)
     rt.deliver(exception_event(f));
     r = CalloutResult::kExit;
   } catch (const std::exception& e) {

@@ -51,6 +51,8 @@ BtRuntime::BtRuntime(Machine& machine)
   translator_ = std::make_unique<Translator>(memory_, *cache_, stats_);
   memory_.set_write_hook(
       [](void* rt, uint64_t frame) { static_cast<BtRuntime*>(rt)->note_write(frame); }, this);
+  // A task switch loads CR3 from the new TSS: the same path as MOV CR3.
+  memory_.set_cr3_hook([](void* rt) { static_cast<BtRuntime*>(rt)->paging_changed(true); }, this);
   CpuState& cpu = area_.cpu();
   cpu.vcpu = this;
   cpu.callout_thunk = reinterpret_cast<uint64_t>(&tv_bt_callout);

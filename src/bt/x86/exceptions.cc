@@ -1,17 +1,20 @@
 // Event delivery through the guest IDT (SDM Vol. 3A 6.12 "Exception and
 // interrupt handling", Vol. 2 INT n pseudocode) and the double-fault rules
-// (Vol. 3A 6.15 "Interrupt 8", Table 6-5).
+// (Vol. 3A 6.15 "Interrupt 8", Table 6-5). Task gates switch tasks
+// (task_switch.cc).
 //
 // One delivery attempt reads and checks the gate and the handler's code
 // segment, builds the frame on a Stack copy and commits only at the end, so
 // a fault during delivery leaves the CPU at the original boundary and the
-// next event can be delivered from there.
+// next event can be delivered from there; only a task gate's new task,
+// once its TSS is loaded, takes faults in its own context.
 #include "bt/x86/exceptions.h"
 
 #include <cstdio>
 #include <optional>
 
 #include "bt/x86/segments.h"
+#include "bt/x86/task_switch.h"
 
 namespace tv::bt {
 namespace {
@@ -42,9 +45,6 @@ Descriptor read_gate(const CpuState& cpu, LinearMemory& mem, const Event& ev, ui
   if (!g.system() || !gate) throw fault(kGP, err);
   if (is_software(ev.kind) && g.dpl() < cpu.cpl) throw fault(kGP, err);
   if (!g.present()) throw fault(kNP, err);
-  if (t == kTaskGate)
-    unimplemented("task gate in the IDT (task switch)",
-                  fault(kGP, selector_error(g.gate_selector()) | ext));
   return g;
 }
 
@@ -61,6 +61,11 @@ Descriptor handler_code(const CpuState& cpu, LinearMemory& mem, uint16_t selecto
 void deliver_once(CpuState& cpu, LinearMemory& mem, const Event& ev) {
   const uint32_t ext = ext_bit(ev);
   const Descriptor gate = read_gate(cpu, mem, ev, ext);
+  if (gate.type() == kTaskGate) {
+    std::optional<uint32_t> error_code;
+    if (ev.has_error_code) error_code = ev.error_code;
+    return task_gate_event(cpu, mem, gate, ext, error_code);
+  }
   const unsigned size = gate.gate32() ? 4 : 2;
   const uint16_t cs = gate.gate_selector();
   Descriptor code = handler_code(cpu, mem, cs, ext);
@@ -128,8 +133,9 @@ DeliveryResult deliver_event(CpuState& cpu, LinearMemory& mem, const Event& even
     } catch (const GuestFault& f) {
       auto next = next_event(current, f);
       if (!next) return DeliveryResult::kTripleFault;
-      // A fault delivering INT n is a fault of the INT instruction itself.
-      cpu.eip -= current.insn_len;
+      // A fault delivering INT n is a fault of the INT instruction itself;
+      // one in the new task of a task gate is delivered in that task.
+      if (!f.committed) cpu.eip -= current.insn_len;
       current = *next;
     }
   }

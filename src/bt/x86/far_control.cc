@@ -5,9 +5,10 @@
 // Each transfer reads and checks everything, builds the new stack on a
 // Stack copy, and only then commits CS, EIP, SS:ESP, CPL and EFLAGS, so a
 // fault leaves the registers as they were before the instruction.
-// Task gates, TSS targets, task returns (IRET with NT) and returns to
-// virtual-8086 mode are unimplemented and raise #GP.
+// Task gates, TSS targets and task returns (IRET with NT) go to
+// task_switch.cc; returns to virtual-8086 mode are unimplemented (#GP).
 #include "bt/x86/segments.h"
+#include "bt/x86/task_switch.h"
 
 namespace tv::bt {
 namespace {
@@ -25,12 +26,9 @@ void check_direct_code(const CpuState& cpu, uint16_t selector, const Descriptor&
   if (!d.present()) throw fault(kNP, selector_error(selector));
 }
 
-[[noreturn]] void reject_system(uint16_t selector, const Descriptor& d) {
-  const uint8_t t = d.type();
-  if (d.system() && (t == kTaskGate || t == kTss16Available || t == kTss32Available))
-    unimplemented("far transfer to a task gate or TSS (task switch)",
-                  fault(kGP, selector_error(selector)));
-  throw fault(kGP, selector_error(selector));
+// JMP and CALL to a TSS or a task gate switch tasks (SDM Vol. 3A 7.3).
+bool task_target(const Descriptor& d) {
+  return d.system() && (d.type() == kTaskGate || is_tss_descriptor(d));
 }
 
 struct GateTarget {
@@ -137,8 +135,10 @@ void far_jump(CpuState& cpu, LinearMemory& mem, uint16_t selector, uint32_t offs
     GateTarget t = through_call_gate(cpu, mem, selector, d, true);
     load_cs(cpu, mem, t.selector, t.code, cpu.cpl);
     cpu.eip = t.eip;
+  } else if (task_target(d)) {
+    far_task_transfer(cpu, mem, selector, d, TaskSource::kJump, cpu.eip);
   } else {
-    reject_system(selector, d);
+    throw fault(kGP, selector_error(selector));
   }
 }
 
@@ -158,8 +158,10 @@ void far_call(CpuState& cpu, LinearMemory& mem, uint16_t selector, uint32_t offs
     } else {
       call_same(cpu, mem, t.selector, t.code, t.eip, t.size, return_eip);
     }
+  } else if (task_target(d)) {
+    far_task_transfer(cpu, mem, selector, d, TaskSource::kCall, return_eip);
   } else {
-    reject_system(selector, d);
+    throw fault(kGP, selector_error(selector));
   }
 }
 
@@ -189,7 +191,7 @@ void far_return(CpuState& cpu, LinearMemory& mem, uint16_t pop_bytes, bool op32)
 
 void iret(CpuState& cpu, LinearMemory& mem, bool op32) {
   // NT: return to the previous task through the TSS back link.
-  if (guest_eflags(cpu) & kFlagNt) unimplemented("iret task return (EFLAGS.NT)", fault(kGP, 0));
+  if (guest_eflags(cpu) & kFlagNt) return task_return(cpu, mem);
   const unsigned size = op32 ? 4 : 2;
   Stack s = Stack::current(cpu);
   const uint32_t eip = s.pop(mem, size);

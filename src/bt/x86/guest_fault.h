@@ -17,6 +17,10 @@ struct GuestFault {
   uint8_t vector;
   bool has_error_code = false;
   uint32_t error_code = 0;
+  // Raised after the instruction or event committed a new state (a task
+  // switch's new task, SDM Vol. 3A 7.3 step 13): it is delivered with
+  // cpu.eip as it stands, not at the instruction that started it.
+  bool committed = false;
 };
 
 inline GuestFault fault(uint8_t vector) { return {vector, false, 0}; }

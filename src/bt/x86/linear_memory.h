@@ -82,6 +82,19 @@ class LinearMemory {
     hook_context_ = context;
   }
 
+  // A helper loaded CR3 itself (a task switch, SDM Vol. 3A 7.3 step 12):
+  // the vCPU does what it does for MOV CR3 (the shadow MMU switches address
+  // space, translations are flushed), so the accesses after it walk the
+  // new tables.
+  using Cr3Hook = void (*)(void* context);
+  void set_cr3_hook(Cr3Hook hook, void* context) {
+    cr3_hook_ = hook;
+    cr3_context_ = context;
+  }
+  void cr3_loaded() {
+    if (cr3_hook_) cr3_hook_(cr3_context_);
+  }
+
   // Host pointer for [linear, linear+len) when the range lies within one
   // 4 KiB page backed by RAM (string operations work page by page), else
   // nullptr. May throw GuestFault like translate().
@@ -143,6 +156,8 @@ class LinearMemory {
   int override_cpl_ = -1;
   WriteHook hook_ = nullptr;
   void* hook_context_ = nullptr;
+  Cr3Hook cr3_hook_ = nullptr;
+  void* cr3_context_ = nullptr;
 };
 
 }  // namespace tv::bt

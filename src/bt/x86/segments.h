@@ -2,9 +2,10 @@
 // segment-register loads with their privilege checks, SS:ESP stack access,
 // far control transfers (far_control.cc) and the system-table instructions.
 //
-// The guest is IA-32 without PAE, protected mode only: real mode, virtual-8086
-// mode and hardware task switches are not implemented and raise the #GP a
-// guest would see if the feature were absent (Linux uses none of them).
+// The guest is IA-32 without PAE, protected mode only: real mode and
+// virtual-8086 mode are not implemented and raise the #GP a guest would see
+// if the feature were absent (Linux uses neither). Hardware task switches
+// live in task_switch.h.
 // Every function works at a guest instruction boundary and either completes
 // or throws GuestFault with the CPU registers unchanged (SDM Vol. 3A 6.6).
 #pragma once
@@ -152,6 +153,9 @@ uint16_t pop16(CpuState& cpu, LinearMemory& mem);
 
 // Far control transfers (far_control.cc). `offset` is already truncated to
 // the operand size by the caller; `return_eip` is the next instruction.
+// JMP and IRET that switch tasks save cpu.eip, which callers set to the
+// next instruction, in the old TSS; their faults after the switch's commit
+// point are GuestFault::committed (task_switch.h).
 void far_jump(CpuState& cpu, LinearMemory& mem, uint16_t selector, uint32_t offset);
 void far_call(CpuState& cpu, LinearMemory& mem, uint16_t selector, uint32_t offset, bool op32,
               uint32_t return_eip);
