@@ -33,9 +33,6 @@ static struct {
   uint32_t vector, error_code, eip, fsw, mxcsr;
 } caught;
 
-static void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v)); }
-static void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v)); }
-
 static void fpu_trap(struct trap_frame *frame) {
   caught.count++;
   caught.vector = frame->vector;
