@@ -10,6 +10,7 @@
 #pragma once
 
 #include "guest.h"
+#include "run_regs.h"
 
 /* EFLAGS bits (SDM Vol. 1 3.4.3, Figure 3-8). */
 #define FL_CF 0x0001u
@@ -25,17 +26,6 @@
 #define FL_ID 0x200000u
 #define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 #define FL_LOGIC (FL_ARITH & ~FL_AF) /* AND/OR/XOR/TEST leave AF undefined */
-
-/* The registers a snippet starts with and ends with. `esp` is unused on
- * entry; on return it holds ESP as the snippet left it before its RET. */
-struct regs {
-  uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi, eflags;
-};
-
-/* Loads all general registers but ESP and EFLAGS from *r, calls `code`
- * (which ends with RET and keeps the stack balanced), stores them back and
- * clears DF again. Defined in regs.S. */
-void run_regs(struct regs *r, void (*code)(void));
 
 /* Defines a snippet for run_regs(): `body` is AT&T assembly ending at the
  * snippet's RET, which the macro adds. */
