@@ -23,8 +23,7 @@ static bool want_seglimits(const struct multiboot_info *info) {
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   if (want_seglimits(info)) {
     test_segment_limits();
     return;

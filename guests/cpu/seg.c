@@ -50,7 +50,7 @@ SNIPPET(op_fs_twice,
 static void check_rewritten_descriptor(void) {
   const uint8_t data = GDT_ACCESS_PRESENT | GDT_ACCESS_CODE_DATA | GDT_ACCESS_DATA_RW;
   for (unsigned i = 0; i < 8; i++) seg_window[i] = 0x2000 + i;
-  gdt_set_entry(SEL_REWRITTEN >> 3, 0, 0xfffff, data, GDT_FLAG_32 | GDT_FLAG_4K);
+  gdt_set_segment(SEL_REWRITTEN >> 3, 0, 0, GDT_ACCESS_DATA_RW);
   struct regs r = {.ebx = SEL_REWRITTEN};
   run_regs(&r, op_fs_twice); /* flat: FS:16 is linear 16 */
   run_regs(&r, op_fs_twice);
@@ -114,9 +114,8 @@ void cpu_far_target(void);
 void cpu_far_jmp_back(void);
 
 static void check_far_transfers(void) {
-  const uint8_t code = GDT_ACCESS_PRESENT | GDT_ACCESS_CODE_DATA | GDT_ACCESS_CODE_RX;
-  gdt_set_entry(SEL_CODE_FLAT >> 3, 0, 0xfffff, code, GDT_FLAG_4K | GDT_FLAG_32);
-  gdt_set_entry(SEL_CODE_BASED >> 3, CODE_BASED_BASE, 0xfffff, code, GDT_FLAG_4K | GDT_FLAG_32);
+  gdt_set_segment(SEL_CODE_FLAT >> 3, 0, 0, GDT_ACCESS_CODE_RX);
+  gdt_set_segment(SEL_CODE_BASED >> 3, CODE_BASED_BASE, 0, GDT_ACCESS_CODE_RX);
   struct regs r = {0};
   run_regs(&r, op_far_jmp);
   check_eq(r.eax & 0xffff, SEL_CODE_FLAT, "far jmp: CS");

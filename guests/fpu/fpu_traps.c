@@ -174,8 +174,7 @@ static void check_gp(void) {
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   const uint8_t vectors[] = {VEC_UD, VEC_NM, VEC_GP, VEC_MF, VEC_XM};
   for (unsigned i = 0; i < sizeof vectors; i++) set_exception_handler(vectors[i], fpu_trap);
   write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);

@@ -36,6 +36,11 @@ void idt_init(void) {
   __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
+void descriptor_tables_init(void) {
+  gdt_init();
+  idt_init();
+}
+
 void set_exception_handler(uint8_t vector, trap_handler fn) { handlers[vector] = fn; }
 
 void set_irq_handler(unsigned irq, trap_handler fn) {

@@ -56,6 +56,10 @@ typedef void (*trap_handler)(struct trap_frame *frame);
  * and loads the IDT. Call gdt_init() first. */
 void idt_init(void);
 
+/* gdt_init() then idt_init(): the flat protected-mode setup most guests
+ * start from. */
+void descriptor_tables_init(void);
+
 /* Rewrites one gate, e.g. to give INT 0x80 DPL 3 or make a trap gate. */
 void idt_set_gate(uint8_t vector, uint32_t handler, uint16_t selector, uint8_t type_attr);
 
