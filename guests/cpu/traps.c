@@ -9,16 +9,10 @@
 #include "cpu.h"
 
 uint32_t cpu_trap_site, cpu_trap_resume; /* set by the snippets */
-static struct {
-  unsigned count;
-  uint32_t vector, error_code, eip;
-} caught;
+static struct trap_log caught;
 
 static void catch_trap(struct trap_frame *frame) {
-  caught.count++;
-  caught.vector = frame->vector;
-  caught.error_code = frame->error_code;
-  caught.eip = frame->eip;
+  trap_log_add(&caught, frame);
   frame->eip = cpu_trap_resume;
 }
 

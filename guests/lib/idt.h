@@ -66,6 +66,14 @@ void idt_set_gate(uint8_t vector, uint32_t handler, uint16_t selector, uint8_t t
 /* The isr.S stub for `vector`, for use with idt_set_gate(). */
 uint32_t idt_stub(uint8_t vector);
 
+/* For a test's handler: how many traps it took, and the vector, error code
+ * and saved EIP of the last. trap_log_add() records one. */
+struct trap_log {
+  unsigned count;
+  uint32_t vector, error_code, eip;
+};
+void trap_log_add(struct trap_log *log, const struct trap_frame *frame);
+
 /* Registers `fn` (or NULL to unregister) for any vector 0-255. */
 void set_exception_handler(uint8_t vector, trap_handler fn);
 
