@@ -32,79 +32,70 @@ SNIPPET(op_addw, "addw %bx, %ax");
 SNIPPET(op_subw, "subw %bx, %ax");
 SNIPPET(op_adcw, "adcw %bx, %ax");
 
-struct alu_case {
-  const char *name;
-  void (*code)(void);
-  uint32_t a, b, flags_in; /* EAX, EBX, EFLAGS before */
-  uint32_t result, flags;  /* EAX and EFLAGS after */
-  uint32_t mask;           /* the defined flags */
-};
-
-static const struct alu_case alu_cases[] = {
-    /* ADD: signed overflow into the sign bit; carry out; AF from bit 3. */
-    {"add 7fffffff+1", op_add, 0x7fffffff, 1, 0, 0x80000000, 0x894, FL_ARITH},
-    {"add ffffffff+1", op_add, 0xffffffff, 1, 0, 0, 0x055, FL_ARITH},
-    {"add 80000000+80000000", op_add, 0x80000000, 0x80000000, 0, 0, 0x845, FL_ARITH},
-    {"add 1+2", op_add, 1, 2, FL_CF | FL_OF, 3, 0x004, FL_ARITH},
-    {"add f+1", op_add, 0xf, 1, 0, 0x10, 0x010, FL_ARITH},
-    {"add imm8 -1", op_add_imm8, 1, 0, 0, 0, 0x055, FL_ARITH},
-    /* SUB/CMP: CF is the borrow, OF the signed overflow. */
-    {"sub 80000000-1", op_sub, 0x80000000, 1, 0, 0x7fffffff, 0x814, FL_ARITH},
-    {"sub 0-1", op_sub, 0, 1, 0, 0xffffffff, 0x095, FL_ARITH},
-    {"sub 5-5", op_sub, 5, 5, FL_CF, 0, 0x044, FL_ARITH},
-    {"sub 7fffffff-ffffffff", op_sub, 0x7fffffff, 0xffffffff, 0, 0x80000000, 0x885, FL_ARITH},
-    {"sub imm32 80", op_sub_imm32, 0x100, 0, 0, 0x80, 0x000, FL_ARITH},
-    {"cmp 80000000,1", op_cmp, 0x80000000, 1, 0, 0x80000000, 0x814, FL_ARITH},
-    {"cmp 3,3", op_cmp, 3, 3, 0, 3, 0x044, FL_ARITH},
-    /* ADC/SBB with carry in; b + CF may wrap, the flags must not care. */
-    {"adc ffffffff+0+1", op_adc, 0xffffffff, 0, FL_CF, 0, 0x055, FL_ARITH},
-    {"adc 7fffffff+0+1", op_adc, 0x7fffffff, 0, FL_CF, 0x80000000, 0x894, FL_ARITH},
-    {"adc ffffffff+ffffffff+1", op_adc, 0xffffffff, 0xffffffff, FL_CF, 0xffffffff, 0x095, FL_ARITH},
-    {"adc 1+1+0", op_adc, 1, 1, 0, 2, 0x000, FL_ARITH},
-    {"sbb 0-0-1", op_sbb, 0, 0, FL_CF, 0xffffffff, 0x095, FL_ARITH},
-    {"sbb 80000000-0-1", op_sbb, 0x80000000, 0, FL_CF, 0x7fffffff, 0x814, FL_ARITH},
-    {"sbb 5-4-1", op_sbb, 5, 4, FL_CF, 0, 0x044, FL_ARITH},
-    {"sbb 0-ffffffff-1", op_sbb, 0, 0xffffffff, FL_CF, 0, 0x055, FL_ARITH},
-    {"sbb 5-4-0", op_sbb, 5, 4, 0, 1, 0x000, FL_ARITH},
-    /* NEG: CF = (source != 0); NEG of INT_MIN overflows. */
-    {"neg 0", op_neg, 0, 0, FL_CF, 0, 0x044, FL_ARITH},
-    {"neg 80000000", op_neg, 0x80000000, 0, 0, 0x80000000, 0x885, FL_ARITH},
-    {"neg 1", op_neg, 1, 0, 0, 0xffffffff, 0x095, FL_ARITH},
-    /* Logic ops clear CF and OF whatever they were. */
-    {"and", op_and, 0xf0f0f0f0, 0x0ff00ff0, FL_CF | FL_OF, 0x00f000f0, 0x004, FL_LOGIC},
-    {"or", op_or, 0x80000000, 1, FL_CF | FL_OF, 0x80000001, 0x080, FL_LOGIC},
-    {"xor", op_xor, 0x12345678, 0x12345678, FL_CF | FL_OF, 0, 0x044, FL_LOGIC},
-    {"test", op_test, 0x80000000, 0xffffffff, FL_CF | FL_OF, 0x80000000, 0x084, FL_LOGIC},
-    /* INC/DEC in both encodings, with CF set and clear: CF must survive. */
-    {"inc40 7fffffff cf1", op_inc_short, 0x7fffffff, 0, FL_CF, 0x80000000, 0x895, FL_ARITH},
-    {"inc40 ffffffff cf0", op_inc_short, 0xffffffff, 0, 0, 0, 0x054, FL_ARITH},
-    {"dec48 80000000 cf0", op_dec_short, 0x80000000, 0, 0, 0x7fffffff, 0x814, FL_ARITH},
-    {"dec48 0 cf1", op_dec_short, 0, 0, FL_CF, 0xffffffff, 0x095, FL_ARITH},
-    {"incff 7fffffff cf0", op_inc_long, 0x7fffffff, 0, 0, 0x80000000, 0x894, FL_ARITH},
-    {"decff 1 cf1", op_dec_long, 1, 0, FL_CF, 0, 0x045, FL_ARITH},
-    /* 8-bit: overflow at bit 7, upper bytes of EAX untouched. */
-    {"addb 7f+1", op_addb, 0xaabbcc7f, 1, 0, 0xaabbcc80, 0x890, FL_ARITH},
-    {"subb 80-1", op_subb, 0xaabbcc80, 1, 0, 0xaabbcc7f, 0x810, FL_ARITH},
-    {"addb ff+1", op_addb, 0x000000ff, 1, 0, 0, 0x055, FL_ARITH},
-    {"addb bh,ah", op_addb_high, 0x1234ff56, 0x00000100, 0, 0x12340056, 0x055, FL_ARITH},
-    {"subb ah,al", op_subb_al_ah, 0x00008000, 0, 0, 0x00008080, 0x881, FL_ARITH},
-    {"incb ah cf1", op_incb_ah, 0x11227f33, 0, FL_CF, 0x11228033, 0x891, FL_ARITH},
-    /* 16-bit: overflow at bit 15, upper half of EAX untouched. */
-    {"addw 7fff+1", op_addw, 0xabcd7fff, 1, 0, 0xabcd8000, 0x894, FL_ARITH},
-    {"subw 0-1", op_subw, 0x12340000, 1, 0, 0x1234ffff, 0x095, FL_ARITH},
-    {"adcw ffff+0+1", op_adcw, 0x5555ffff, 0, FL_CF, 0x55550000, 0x055, FL_ARITH},
-};
-
-static void run_alu_cases(void) {
-  for (unsigned i = 0; i < sizeof alu_cases / sizeof alu_cases[0]; i++) {
-    const struct alu_case *c = &alu_cases[i];
-    struct regs r = {.eax = c->a, .ebx = c->b, .eflags = c->flags_in};
-    run_regs(&r, c->code);
-    check_field(c->name, "result", r.eax, c->result);
-    check_field(c->name, "source", r.ebx, c->b);
-    check_flags(r.eflags, c->flags, c->mask, c->name);
+/* EAX, EBX and EFLAGS before; EAX and EFLAGS after, EBX unchanged; the
+ * defined flags. */
+#define ALU(label, fn, a, b, flags_in, result, flags, mask)                           \
+  {                                                                                   \
+    .name = label, .code = fn, .in = {.eax = a, .ebx = b, .eflags = flags_in},        \
+    .want = {.eax = result, .ebx = b, .eflags = flags}, .compare = REG_EAX | REG_EBX, \
+    .flag_mask = mask                                                                 \
   }
-}
+
+static const struct reg_case alu_cases[] = {
+    /* ADD: signed overflow into the sign bit; carry out; AF from bit 3. */
+    ALU("add 7fffffff+1", op_add, 0x7fffffff, 1, 0, 0x80000000, 0x894, FL_ARITH),
+    ALU("add ffffffff+1", op_add, 0xffffffff, 1, 0, 0, 0x055, FL_ARITH),
+    ALU("add 80000000+80000000", op_add, 0x80000000, 0x80000000, 0, 0, 0x845, FL_ARITH),
+    ALU("add 1+2", op_add, 1, 2, FL_CF | FL_OF, 3, 0x004, FL_ARITH),
+    ALU("add f+1", op_add, 0xf, 1, 0, 0x10, 0x010, FL_ARITH),
+    ALU("add imm8 -1", op_add_imm8, 1, 0, 0, 0, 0x055, FL_ARITH),
+    /* SUB/CMP: CF is the borrow, OF the signed overflow. */
+    ALU("sub 80000000-1", op_sub, 0x80000000, 1, 0, 0x7fffffff, 0x814, FL_ARITH),
+    ALU("sub 0-1", op_sub, 0, 1, 0, 0xffffffff, 0x095, FL_ARITH),
+    ALU("sub 5-5", op_sub, 5, 5, FL_CF, 0, 0x044, FL_ARITH),
+    ALU("sub 7fffffff-ffffffff", op_sub, 0x7fffffff, 0xffffffff, 0, 0x80000000, 0x885, FL_ARITH),
+    ALU("sub imm32 80", op_sub_imm32, 0x100, 0, 0, 0x80, 0x000, FL_ARITH),
+    ALU("cmp 80000000,1", op_cmp, 0x80000000, 1, 0, 0x80000000, 0x814, FL_ARITH),
+    ALU("cmp 3,3", op_cmp, 3, 3, 0, 3, 0x044, FL_ARITH),
+    /* ADC/SBB with carry in; b + CF may wrap, the flags must not care. */
+    ALU("adc ffffffff+0+1", op_adc, 0xffffffff, 0, FL_CF, 0, 0x055, FL_ARITH),
+    ALU("adc 7fffffff+0+1", op_adc, 0x7fffffff, 0, FL_CF, 0x80000000, 0x894, FL_ARITH),
+    ALU("adc ffffffff+ffffffff+1", op_adc, 0xffffffff, 0xffffffff, FL_CF, 0xffffffff, 0x095,
+        FL_ARITH),
+    ALU("adc 1+1+0", op_adc, 1, 1, 0, 2, 0x000, FL_ARITH),
+    ALU("sbb 0-0-1", op_sbb, 0, 0, FL_CF, 0xffffffff, 0x095, FL_ARITH),
+    ALU("sbb 80000000-0-1", op_sbb, 0x80000000, 0, FL_CF, 0x7fffffff, 0x814, FL_ARITH),
+    ALU("sbb 5-4-1", op_sbb, 5, 4, FL_CF, 0, 0x044, FL_ARITH),
+    ALU("sbb 0-ffffffff-1", op_sbb, 0, 0xffffffff, FL_CF, 0, 0x055, FL_ARITH),
+    ALU("sbb 5-4-0", op_sbb, 5, 4, 0, 1, 0x000, FL_ARITH),
+    /* NEG: CF = (source != 0); NEG of INT_MIN overflows. */
+    ALU("neg 0", op_neg, 0, 0, FL_CF, 0, 0x044, FL_ARITH),
+    ALU("neg 80000000", op_neg, 0x80000000, 0, 0, 0x80000000, 0x885, FL_ARITH),
+    ALU("neg 1", op_neg, 1, 0, 0, 0xffffffff, 0x095, FL_ARITH),
+    /* Logic ops clear CF and OF whatever they were. */
+    ALU("and", op_and, 0xf0f0f0f0, 0x0ff00ff0, FL_CF | FL_OF, 0x00f000f0, 0x004, FL_LOGIC),
+    ALU("or", op_or, 0x80000000, 1, FL_CF | FL_OF, 0x80000001, 0x080, FL_LOGIC),
+    ALU("xor", op_xor, 0x12345678, 0x12345678, FL_CF | FL_OF, 0, 0x044, FL_LOGIC),
+    ALU("test", op_test, 0x80000000, 0xffffffff, FL_CF | FL_OF, 0x80000000, 0x084, FL_LOGIC),
+    /* INC/DEC in both encodings, with CF set and clear: CF must survive. */
+    ALU("inc40 7fffffff cf1", op_inc_short, 0x7fffffff, 0, FL_CF, 0x80000000, 0x895, FL_ARITH),
+    ALU("inc40 ffffffff cf0", op_inc_short, 0xffffffff, 0, 0, 0, 0x054, FL_ARITH),
+    ALU("dec48 80000000 cf0", op_dec_short, 0x80000000, 0, 0, 0x7fffffff, 0x814, FL_ARITH),
+    ALU("dec48 0 cf1", op_dec_short, 0, 0, FL_CF, 0xffffffff, 0x095, FL_ARITH),
+    ALU("incff 7fffffff cf0", op_inc_long, 0x7fffffff, 0, 0, 0x80000000, 0x894, FL_ARITH),
+    ALU("decff 1 cf1", op_dec_long, 1, 0, FL_CF, 0, 0x045, FL_ARITH),
+    /* 8-bit: overflow at bit 7, upper bytes of EAX untouched. */
+    ALU("addb 7f+1", op_addb, 0xaabbcc7f, 1, 0, 0xaabbcc80, 0x890, FL_ARITH),
+    ALU("subb 80-1", op_subb, 0xaabbcc80, 1, 0, 0xaabbcc7f, 0x810, FL_ARITH),
+    ALU("addb ff+1", op_addb, 0x000000ff, 1, 0, 0, 0x055, FL_ARITH),
+    ALU("addb bh,ah", op_addb_high, 0x1234ff56, 0x00000100, 0, 0x12340056, 0x055, FL_ARITH),
+    ALU("subb ah,al", op_subb_al_ah, 0x00008000, 0, 0, 0x00008080, 0x881, FL_ARITH),
+    ALU("incb ah cf1", op_incb_ah, 0x11227f33, 0, FL_CF, 0x11228033, 0x891, FL_ARITH),
+    /* 16-bit: overflow at bit 15, upper half of EAX untouched. */
+    ALU("addw 7fff+1", op_addw, 0xabcd7fff, 1, 0, 0xabcd8000, 0x894, FL_ARITH),
+    ALU("subw 0-1", op_subw, 0x12340000, 1, 0, 0x1234ffff, 0x095, FL_ARITH),
+    ALU("adcw ffff+0+1", op_adcw, 0x5555ffff, 0, FL_CF, 0x55550000, 0x055, FL_ARITH),
+};
 
 /* All sixteen one-byte INC/DEC r32 forms at once: each register is bumped
  * by its own opcode and nothing else moves. 0x44/0x4C (ESP) run back to
@@ -157,9 +148,7 @@ static void check_mem_rmw(void) {
 }
 
 void test_alu(void) {
-  unsigned before = check_failures();
-  run_alu_cases();
+  RUN_REG_CASES(alu_cases);
   check_incdec_all();
   check_mem_rmw();
-  group_done("alu", before);
 }

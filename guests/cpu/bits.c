@@ -22,20 +22,21 @@ SNIPPET(op_btsw_mr, "btsw %cx, (%esi)");
 SNIPPET(op_bt_mi, "btl $35, (%esi)");
 SNIPPET(op_btc_mi, "btcl $33, (%esi)");
 
-struct bt_case {
-  const char *name;
-  void (*code)(void);
-  uint32_t eax, ecx, flags_in, want_eax, flags;
-};
+/* EAX, ECX (the bit offset) and EFLAGS before; EAX and EFLAGS after. */
+#define BT(label, fn, eax_in, ecx_in, flags_in, eax_out, flags)                          \
+  {                                                                                      \
+    .name = label, .code = fn, .in = {.eax = eax_in, .ecx = ecx_in, .eflags = flags_in}, \
+    .want = {.eax = eax_out, .eflags = flags}, .compare = REG_EAX, .flag_mask = BT_DEF   \
+  }
 
-static const struct bt_case bt_reg_cases[] = {
-    {"bt reg 35", op_bt_rr, 0x00000008, 35, FL_ZF, 0x00000008, FL_CF | FL_ZF},
-    {"bt reg 4 clear", op_bt_rr, 0xffffffef, 4, FL_CF, 0xffffffef, 0},
-    {"bts reg 63", op_bts_rr, 0, 63, FL_CF | FL_ZF, 0x80000000, FL_ZF},
-    {"btr reg 0", op_btr_rr, 0xffffffff, 0, 0, 0xfffffffe, FL_CF},
-    {"btc reg 4", op_btc_rr, 0x10, 4, FL_ZF, 0, FL_CF | FL_ZF},
-    {"btc reg 4 again", op_btc_rr, 0, 4, 0, 0x10, 0},
-    {"bts imm 63", op_bts_ri, 0x80000000, 0, 0, 0x80000000, FL_CF},
+static const struct reg_case bt_reg_cases[] = {
+    BT("bt reg 35", op_bt_rr, 0x00000008, 35, FL_ZF, 0x00000008, FL_CF | FL_ZF),
+    BT("bt reg 4 clear", op_bt_rr, 0xffffffef, 4, FL_CF, 0xffffffef, 0),
+    BT("bts reg 63", op_bts_rr, 0, 63, FL_CF | FL_ZF, 0x80000000, FL_ZF),
+    BT("btr reg 0", op_btr_rr, 0xffffffff, 0, 0, 0xfffffffe, FL_CF),
+    BT("btc reg 4", op_btc_rr, 0x10, 4, FL_ZF, 0, FL_CF | FL_ZF),
+    BT("btc reg 4 again", op_btc_rr, 0, 4, 0, 0x10, 0),
+    BT("bts imm 63", op_bts_ri, 0x80000000, 0, 0, 0x80000000, FL_CF),
 };
 
 static uint8_t bit_string[64];
@@ -78,31 +79,27 @@ SNIPPET(op_bsr, "bsrl %ebx, %eax");
 SNIPPET(op_bsfw, "bsfw %bx, %ax");
 SNIPPET(op_bsrw, "bsrw %bx, %ax");
 
-struct bs_case {
-  const char *name;
-  void (*code)(void);
-  uint32_t src, flags_in, want, flags;
-};
+/* EBX (the source) and EFLAGS before, EAX = 0x12340000; EAX (the index,
+ * 16-bit forms keep EAX[31:16]) and ZF after. */
+#define BS(label, fn, src, flags_in, index, flags)                                        \
+  {                                                                                       \
+    .name = label, .code = fn, .in = {.eax = 0x12340000, .ebx = src, .eflags = flags_in}, \
+    .want = {.eax = index, .eflags = flags}, .compare = REG_EAX, .flag_mask = FL_ZF       \
+  }
 
-static const struct bs_case bs_cases[] = {
-    {"bsf 8000", op_bsf, 0x00008000, FL_ZF, 15, 0},
-    {"bsf 80000000", op_bsf, 0x80000000, FL_ZF, 31, 0},
-    {"bsf ffffffff", op_bsf, 0xffffffff, 0, 0, 0},
-    {"bsr 8001", op_bsr, 0x00008001, FL_ZF, 15, 0},
-    {"bsr 1", op_bsr, 1, 0, 0, 0},
-    {"bsr ffffffff", op_bsr, 0xffffffff, 0, 31, 0},
-    {"bsfw 0100", op_bsfw, 0xffff0100, FL_ZF, 0x12340008, 0},
-    {"bsrw 0101", op_bsrw, 0x00000101, FL_ZF, 0x12340008, 0},
+static const struct reg_case bs_cases[] = {
+    BS("bsf 8000", op_bsf, 0x00008000, FL_ZF, 15, 0),
+    BS("bsf 80000000", op_bsf, 0x80000000, FL_ZF, 31, 0),
+    BS("bsf ffffffff", op_bsf, 0xffffffff, 0, 0, 0),
+    BS("bsr 8001", op_bsr, 0x00008001, FL_ZF, 15, 0),
+    BS("bsr 1", op_bsr, 1, 0, 0, 0),
+    BS("bsr ffffffff", op_bsr, 0xffffffff, 0, 31, 0),
+    BS("bsfw 0100", op_bsfw, 0xffff0100, FL_ZF, 0x12340008, 0),
+    BS("bsrw 0101", op_bsrw, 0x00000101, FL_ZF, 0x12340008, 0),
 };
 
 static void check_bsf_bsr(void) {
-  for (unsigned i = 0; i < sizeof bs_cases / sizeof bs_cases[0]; i++) {
-    const struct bs_case *c = &bs_cases[i];
-    struct regs r = {.eax = 0x12340000, .ebx = c->src, .eflags = c->flags_in};
-    run_regs(&r, c->code);
-    check_field(c->name, "index", r.eax, c->want); /* 16-bit forms keep EAX[31:16] */
-    check_flags(r.eflags, c->flags, FL_ZF, c->name);
-  }
+  RUN_REG_CASES(bs_cases);
   /* Zero source: ZF = 1; the destination is undefined, so not checked. */
   struct regs r = {.ebx = 0};
   run_regs(&r, op_bsf);
@@ -115,19 +112,11 @@ static void check_bsf_bsr(void) {
 SNIPPET(op_bswap, "bswapl %eax\n\tbswapl %edi");
 
 void test_bits(void) {
-  unsigned before = check_failures();
-  for (unsigned i = 0; i < sizeof bt_reg_cases / sizeof bt_reg_cases[0]; i++) {
-    const struct bt_case *c = &bt_reg_cases[i];
-    struct regs r = {.eax = c->eax, .ecx = c->ecx, .eflags = c->flags_in};
-    run_regs(&r, c->code);
-    check_field(c->name, "eax", r.eax, c->want_eax);
-    check_flags(r.eflags, c->flags, BT_DEF, c->name);
-  }
+  RUN_REG_CASES(bt_reg_cases);
   check_bt_mem();
   check_bsf_bsr();
   struct regs r = {.eax = 0x12345678, .edi = 0x80000001};
   run_regs(&r, op_bswap);
   check_eq(r.eax, 0x78563412, "bswap eax");
   check_eq(r.edi, 0x01000080, "bswap edi");
-  group_done("bits", before);
 }

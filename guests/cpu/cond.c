@@ -78,41 +78,30 @@ SNIPPET(op_loop_cx, "1: incl %eax\n\t.byte 0x67\n\tloop 1b"); /* addr16: CX */
 SNIPPET(op_jecxz, "movl $0, %eax\n\tjecxz 1f\n\tmovl $1, %eax\n1:");
 SNIPPET(op_jcxz, "movl $0, %eax\n\tjcxz 1f\n\tmovl $1, %eax\n1:");
 
-struct loop_case {
-  const char *name;
-  void (*code)(void);
-  uint32_t ecx, ebx, flags_in, want_eax, want_ecx;
-};
-
-static const struct loop_case loop_cases[] = {
-    {"loop 5", op_loop, 5, 0, 0, 5, 0},
-    {"loop 1", op_loop, 1, 0, 0, 1, 0},
-    {"loopne stops at ZF", op_loopne, 10, 3, 0, 3, 7},
-    {"loopne runs out", op_loopne, 2, 30, 0, 2, 0},
-    {"loope while ZF", op_loope_zf1, 4, 0, 0, 4, 0},
-    {"loope exits on !ZF", op_loope_exit, 9, 0, 0, 1, 8},
-    {"loop cx 10001", op_loop_cx, 0x10001, 0, 0, 1, 0x10000},
-    {"jecxz 0", op_jecxz, 0, 0, 0, 0, 0},
-    {"jecxz 10000", op_jecxz, 0x10000, 0, 0, 1, 0x10000},
-    {"jcxz 10000", op_jcxz, 0x10000, 0, 0, 0, 0x10000},
-    {"jcxz 1", op_jcxz, 1, 0, 0, 1, 1},
-};
-
-static void check_loops(void) {
-  for (unsigned i = 0; i < sizeof loop_cases / sizeof loop_cases[0]; i++) {
-    const struct loop_case *c = &loop_cases[i];
-    struct regs r = {.ecx = c->ecx, .ebx = c->ebx, .eflags = c->flags_in};
-    run_regs(&r, c->code);
-    check_field(c->name, "eax", r.eax, c->want_eax);
-    check_field(c->name, "ecx", r.ecx, c->want_ecx);
+/* ECX, EBX and EFLAGS before; EAX (the iterations) and ECX after. */
+#define LOOP(label, fn, ecx_in, ebx_in, flags_in, eax_out, ecx_out)                      \
+  {                                                                                      \
+    .name = label, .code = fn, .in = {.ecx = ecx_in, .ebx = ebx_in, .eflags = flags_in}, \
+    .want = {.eax = eax_out, .ecx = ecx_out}, .compare = REG_EAX | REG_ECX               \
   }
-}
+
+static const struct reg_case loop_cases[] = {
+    LOOP("loop 5", op_loop, 5, 0, 0, 5, 0),
+    LOOP("loop 1", op_loop, 1, 0, 0, 1, 0),
+    LOOP("loopne stops at ZF", op_loopne, 10, 3, 0, 3, 7),
+    LOOP("loopne runs out", op_loopne, 2, 30, 0, 2, 0),
+    LOOP("loope while ZF", op_loope_zf1, 4, 0, 0, 4, 0),
+    LOOP("loope exits on !ZF", op_loope_exit, 9, 0, 0, 1, 8),
+    LOOP("loop cx 10001", op_loop_cx, 0x10001, 0, 0, 1, 0x10000),
+    LOOP("jecxz 0", op_jecxz, 0, 0, 0, 0, 0),
+    LOOP("jecxz 10000", op_jecxz, 0x10000, 0, 0, 1, 0x10000),
+    LOOP("jcxz 10000", op_jcxz, 0x10000, 0, 0, 0, 0x10000),
+    LOOP("jcxz 1", op_jcxz, 1, 0, 0, 1, 1),
+};
 
 void test_cond(void) {
-  unsigned before = check_failures();
   for (unsigned i = 0; i < sizeof cond_vectors / sizeof cond_vectors[0]; i++) {
     check_conds(cond_vectors[i].flags, cond_vectors[i].true_mask);
   }
-  check_loops();
-  group_done("cond", before);
+  RUN_REG_CASES(loop_cases);
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "guest.h"
+#include "run_regs.h"
 
 /* EFLAGS bits (SDM Vol. 1 3.4.3, Figure 3-8). */
 #define FL_CF 0x0001u
@@ -26,17 +27,6 @@
 #define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 #define FL_LOGIC (FL_ARITH & ~FL_AF) /* AND/OR/XOR/TEST leave AF undefined */
 
-/* The registers a snippet starts with and ends with. `esp` is unused on
- * entry; on return it holds ESP as the snippet left it before its RET. */
-struct regs {
-  uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi, eflags;
-};
-
-/* Loads all general registers but ESP and EFLAGS from *r, calls `code`
- * (which ends with RET and keeps the stack balanced), stores them back and
- * clears DF again. Defined in regs.S. */
-void run_regs(struct regs *r, void (*code)(void));
-
 /* Defines a snippet for run_regs(): `body` is AT&T assembly ending at the
  * snippet's RET, which the macro adds. */
 #define SNIPPET(name, body)                                       \
@@ -51,11 +41,33 @@ bool check_flags(uint32_t got, uint32_t want, uint32_t mask, const char *what);
 /* check_eq with a "<case>: <field>" label, for table-driven groups. */
 bool check_field(const char *name, const char *field, uint32_t got, uint32_t want);
 
+/* One row of a table-driven group: `code` runs with the registers and
+ * flags of `in`; then each register in `compare` (REG_* bits) must equal
+ * its value in `want`, and the flags in `flag_mask` those of want.eflags.
+ * A group's table defines its rows through a macro naming its columns. */
+struct reg_case {
+  const char *name;
+  void (*code)(void);
+  struct regs in, want;
+  uint8_t compare;
+  uint32_t flag_mask; /* 0: flags not compared */
+};
+
+#define REG_EAX (1u << 0)
+#define REG_ECX (1u << 1)
+#define REG_EDX (1u << 2)
+#define REG_EBX (1u << 3)
+
+/* Runs `count` rows; a failure names the row and the register. */
+void run_reg_cases(const struct reg_case *cases, unsigned count);
+#define RUN_REG_CASES(table) run_reg_cases(table, sizeof table / sizeof table[0])
+
 /* True when running on QEMU TCG (CPUID brand "QEMU ..."), which departs
  * from the SDM and from hardware in the way `what` describes; the caller
  * then skips those checks, and a note says so. Elsewhere false. */
 
-/* The groups, one per file, in the order kmain runs them. */
+/* The groups, one per file, in the order kmain runs them, each through
+ * run_group() so that it reports "<group>: ok" or its failures. */
 void test_alu(void);
 void test_shift(void);
 void test_muldiv(void);

@@ -25,56 +25,45 @@ SNIPPET(op_idivw, "idivw %bx");
 
 #define CO (FL_CF | FL_OF)
 
-struct muldiv_case {
-  const char *name;
-  void (*code)(void);
-  uint32_t eax, edx, ebx;      /* before */
-  uint32_t want_eax, want_edx; /* after */
-  uint32_t flags, mask;
-};
-
-static const struct muldiv_case muldiv_cases[] = {
-    {"mul ffffffff^2", op_mul, 0xffffffff, 0, 0xffffffff, 1, 0xfffffffe, CO, CO},
-    {"mul 10000^2", op_mul, 0x10000, 0, 0x10000, 0, 1, CO, CO},
-    {"mul 3*4", op_mul, 3, 0xdead, 4, 12, 0, 0, CO},
-    {"mulb 80*2", op_mulb, 0x12345680, 0x77, 2, 0x12340100, 0x77, CO, CO},
-    {"mulb 7*9", op_mulb, 0x12345607, 0x77, 9, 0x1234003f, 0x77, 0, CO},
-    {"mulw ffff^2", op_mulw, 0xaaaaffff, 0xbbbb1234, 0xffff, 0xaaaa0001, 0xbbbbfffe, CO, CO},
-    {"imul1 -1*-1", op_imul1, 0xffffffff, 0, 0xffffffff, 1, 0, 0, CO},
-    {"imul1 80000000*-1", op_imul1, 0x80000000, 0, 0xffffffff, 0x80000000, 0, CO, CO},
-    {"imul1 -2*3", op_imul1, 0xfffffffe, 0, 3, 0xfffffffa, 0xffffffff, 0, CO},
-    {"imulb1 -128*-1", op_imulb1, 0x11111180, 0x22, 0xff, 0x11110080, 0x22, CO, CO},
-    {"imul2 7fffffff*2", op_imul2, 0x7fffffff, 0x33, 2, 0xfffffffe, 0x33, CO, CO},
-    {"imul2 -3*5", op_imul2, 0xfffffffd, 0x33, 5, 0xfffffff1, 0x33, 0, CO},
-    {"imulw2 100*100", op_imulw2, 0xabcd0100, 0, 0x100, 0xabcd0000, 0, CO, CO},
-    /* -2 * 0x40000000 = INT_MIN exactly: fits, so no overflow. */
-    {"imul3 40000000*-2", op_imul3_imm8, 0, 0, 0x40000000, 0x80000000, 0, 0, CO},
-    {"imul3 40000001*-2", op_imul3_imm8, 0, 0, 0x40000001, 0x7ffffffe, 0, CO, CO},
-    {"imul3 8000*10000", op_imul3_imm32, 0, 0, 0x8000, 0x80000000, 0, CO, CO},
-    {"imul3 -8000*10000", op_imul3_imm32, 0, 0, 0xffff8000, 0x80000000, 0, 0, CO},
-    {"div 100000000/2", op_div, 0, 1, 2, 0x80000000, 0, 0, 0},
-    {"div a00000007/10", op_div, 7, 0xa, 0x10, 0xa0000000, 7, 0, 0},
-    {"divb 105/10", op_divb, 0x12340105, 0x99, 0x10, 0x12340510, 0x99, 0, 0},
-    {"divw 10000/3", op_divw, 0x55550000, 0x66660001, 3, 0x55555555, 0x66660001, 0, 0},
-    {"idiv -7/2", op_idiv, 0xfffffff9, 0xffffffff, 2, 0xfffffffd, 0xffffffff, 0, 0},
-    {"idiv 7/-2", op_idiv, 7, 0, 0xfffffffe, 0xfffffffd, 1, 0, 0},
-    {"idiv INT_MIN/1", op_idiv, 0x80000000, 0xffffffff, 1, 0x80000000, 0, 0, 0},
-    {"idiv -2^32/2", op_idiv, 0, 0xffffffff, 2, 0x80000000, 0, 0, 0},
-    {"idivb -128/2", op_idivb, 0x0000ff80, 0, 2, 0x000000c0, 0, 0, 0},
-    {"idivb -7/2", op_idivb, 0x1234fff9, 0, 2, 0x1234fffd, 0, 0, 0},
-    {"idivw -32768/2", op_idivw, 0x00008000, 0xffffffff, 2, 0x0000c000, 0xffff0000, 0, 0},
-};
-
-void test_muldiv(void) {
-  unsigned before = check_failures();
-  for (unsigned i = 0; i < sizeof muldiv_cases / sizeof muldiv_cases[0]; i++) {
-    const struct muldiv_case *c = &muldiv_cases[i];
-    struct regs r = {.eax = c->eax, .edx = c->edx, .ebx = c->ebx};
-    run_regs(&r, c->code);
-    check_field(c->name, "eax", r.eax, c->want_eax);
-    check_field(c->name, "edx", r.edx, c->want_edx);
-    check_field(c->name, "ebx", r.ebx, c->ebx);
-    check_flags(r.eflags, c->flags, c->mask, c->name);
+/* EAX, EDX and EBX before; EAX and EDX after, EBX unchanged; CF/OF after
+ * and the defined flags. */
+#define MULDIV(label, fn, eax_in, edx_in, ebx_in, eax_out, edx_out, flags, mask)    \
+  {                                                                                 \
+    .name = label, .code = fn, .in = {.eax = eax_in, .edx = edx_in, .ebx = ebx_in}, \
+    .want = {.eax = eax_out, .edx = edx_out, .ebx = ebx_in, .eflags = flags},       \
+    .compare = REG_EAX | REG_EDX | REG_EBX, .flag_mask = mask                       \
   }
-  group_done("muldiv", before);
-}
+
+static const struct reg_case muldiv_cases[] = {
+    MULDIV("mul ffffffff^2", op_mul, 0xffffffff, 0, 0xffffffff, 1, 0xfffffffe, CO, CO),
+    MULDIV("mul 10000^2", op_mul, 0x10000, 0, 0x10000, 0, 1, CO, CO),
+    MULDIV("mul 3*4", op_mul, 3, 0xdead, 4, 12, 0, 0, CO),
+    MULDIV("mulb 80*2", op_mulb, 0x12345680, 0x77, 2, 0x12340100, 0x77, CO, CO),
+    MULDIV("mulb 7*9", op_mulb, 0x12345607, 0x77, 9, 0x1234003f, 0x77, 0, CO),
+    MULDIV("mulw ffff^2", op_mulw, 0xaaaaffff, 0xbbbb1234, 0xffff, 0xaaaa0001, 0xbbbbfffe, CO, CO),
+    MULDIV("imul1 -1*-1", op_imul1, 0xffffffff, 0, 0xffffffff, 1, 0, 0, CO),
+    MULDIV("imul1 80000000*-1", op_imul1, 0x80000000, 0, 0xffffffff, 0x80000000, 0, CO, CO),
+    MULDIV("imul1 -2*3", op_imul1, 0xfffffffe, 0, 3, 0xfffffffa, 0xffffffff, 0, CO),
+    MULDIV("imulb1 -128*-1", op_imulb1, 0x11111180, 0x22, 0xff, 0x11110080, 0x22, CO, CO),
+    MULDIV("imul2 7fffffff*2", op_imul2, 0x7fffffff, 0x33, 2, 0xfffffffe, 0x33, CO, CO),
+    MULDIV("imul2 -3*5", op_imul2, 0xfffffffd, 0x33, 5, 0xfffffff1, 0x33, 0, CO),
+    MULDIV("imulw2 100*100", op_imulw2, 0xabcd0100, 0, 0x100, 0xabcd0000, 0, CO, CO),
+    /* -2 * 0x40000000 = INT_MIN exactly: fits, so no overflow. */
+    MULDIV("imul3 40000000*-2", op_imul3_imm8, 0, 0, 0x40000000, 0x80000000, 0, 0, CO),
+    MULDIV("imul3 40000001*-2", op_imul3_imm8, 0, 0, 0x40000001, 0x7ffffffe, 0, CO, CO),
+    MULDIV("imul3 8000*10000", op_imul3_imm32, 0, 0, 0x8000, 0x80000000, 0, CO, CO),
+    MULDIV("imul3 -8000*10000", op_imul3_imm32, 0, 0, 0xffff8000, 0x80000000, 0, 0, CO),
+    MULDIV("div 100000000/2", op_div, 0, 1, 2, 0x80000000, 0, 0, 0),
+    MULDIV("div a00000007/10", op_div, 7, 0xa, 0x10, 0xa0000000, 7, 0, 0),
+    MULDIV("divb 105/10", op_divb, 0x12340105, 0x99, 0x10, 0x12340510, 0x99, 0, 0),
+    MULDIV("divw 10000/3", op_divw, 0x55550000, 0x66660001, 3, 0x55555555, 0x66660001, 0, 0),
+    MULDIV("idiv -7/2", op_idiv, 0xfffffff9, 0xffffffff, 2, 0xfffffffd, 0xffffffff, 0, 0),
+    MULDIV("idiv 7/-2", op_idiv, 7, 0, 0xfffffffe, 0xfffffffd, 1, 0, 0),
+    MULDIV("idiv INT_MIN/1", op_idiv, 0x80000000, 0xffffffff, 1, 0x80000000, 0, 0, 0),
+    MULDIV("idiv -2^32/2", op_idiv, 0, 0xffffffff, 2, 0x80000000, 0, 0, 0),
+    MULDIV("idivb -128/2", op_idivb, 0x0000ff80, 0, 2, 0x000000c0, 0, 0, 0),
+    MULDIV("idivb -7/2", op_idivb, 0x1234fff9, 0, 2, 0x1234fffd, 0, 0, 0),
+    MULDIV("idivw -32768/2", op_idivw, 0x00008000, 0xffffffff, 2, 0x0000c000, 0xffff0000, 0, 0),
+};
+
+void test_muldiv(void) { RUN_REG_CASES(muldiv_cases); }

@@ -9,16 +9,10 @@
 #include "cpu.h"
 
 uint32_t cpu_trap_site, cpu_trap_resume; /* set by the snippets */
-static struct {
-  unsigned count;
-  uint32_t vector, error_code, eip;
-} caught;
+static struct trap_log caught;
 
 static void catch_trap(struct trap_frame *frame) {
-  caught.count++;
-  caught.vector = frame->vector;
-  caught.error_code = frame->error_code;
-  caught.eip = frame->eip;
+  trap_log_add(&caught, frame);
   frame->eip = cpu_trap_resume;
 }
 
@@ -145,7 +139,6 @@ static const struct limit_case limit_cases[] = {
 };
 
 void test_segment_limits(void) {
-  unsigned before = check_failures();
   const uint8_t data = GDT_ACCESS_PRESENT | GDT_ACCESS_CODE_DATA;
   uint32_t window = (uint32_t)limit_window;
   gdt_set_entry(SEL_SMALL >> 3, window, 0xfff, data | GDT_ACCESS_DATA_RW, GDT_FLAG_32);
@@ -158,11 +151,9 @@ void test_segment_limits(void) {
     if (!(skip_data && limit_cases[i].data_limit)) run_trap_case(&limit_cases[i].c);
   }
   set_exception_handler(VEC_GP, 0);
-  group_done("segment limits", before);
 }
 
 void test_exceptions(void) {
-  unsigned before = check_failures();
   const uint8_t s = GDT_ACCESS_CODE_DATA;
   gdt_set_entry(SEL_EXEC_ONLY >> 3, 0, 0xfffff, GDT_ACCESS_PRESENT | s | 0x08,
                 GDT_FLAG_4K | GDT_FLAG_32);
@@ -175,5 +166,4 @@ void test_exceptions(void) {
     run_trap_case(&trap_cases[i]);
   }
   for (unsigned i = 0; i < sizeof vectors; i++) set_exception_handler(vectors[i], 0);
-  group_done("exceptions", before);
 }

@@ -20,8 +20,7 @@ static void skip_ud2(struct trap_frame *frame) {
 }
 
 static void check_traps(void) {
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
 
   /* #BP is a trap: the saved EIP is the instruction after INT3. */
   set_exception_handler(VEC_BP, record_trap);

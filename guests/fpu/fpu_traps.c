@@ -27,27 +27,19 @@ uint32_t fpt_site, fpt_resume; /* set by the asm below */
  * cause and return to the faulting instruction to run it again. */
 enum fix { FIX_RESUME, FIX_CLTS, FIX_FNCLEX };
 
-static struct {
-  enum fix fix;
-  unsigned count;
-  uint32_t vector, error_code, eip, fsw, mxcsr;
-} caught;
-
-static void write_cr0(uint32_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v)); }
-static void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v)); }
+static struct trap_log caught;
+static enum fix caught_fix;
+static uint32_t caught_fsw, caught_mxcsr; /* FSW and MXCSR in the handler */
 
 static void fpu_trap(struct trap_frame *frame) {
-  caught.count++;
-  caught.vector = frame->vector;
-  caught.error_code = frame->error_code;
-  caught.eip = frame->eip;
-  switch (caught.fix) {
+  trap_log_add(&caught, frame);
+  switch (caught_fix) {
     case FIX_CLTS: __asm__ volatile("clts"); break;
-    case FIX_FNCLEX: __asm__ volatile("fnstsw %0\n\tfnclex" : "=m"(caught.fsw)); break;
+    case FIX_FNCLEX: __asm__ volatile("fnstsw %0\n\tfnclex" : "=m"(caught_fsw)); break;
     case FIX_RESUME:
       if (frame->vector == VEC_XM) {
         __asm__ volatile("stmxcsr %0\n\tldmxcsr %1"
-                         : "=m"(caught.mxcsr)
+                         : "=m"(caught_mxcsr)
                          : "m"((uint32_t){MXCSR_DEFAULT}));
       }
       frame->eip = fpt_resume;
@@ -59,7 +51,7 @@ static void fpu_trap(struct trap_frame *frame) {
 #define TRAP_ASM(body) "movl $1f, fpt_site\n\tmovl $2f, fpt_resume\n1:\t" body "\n2:"
 
 static void expect(const char *name, enum fix fix, uint32_t vector, void (*run)(void)) {
-  caught.fix = fix;
+  caught_fix = fix;
   caught.count = 0;
   run();
   if (!check(caught.count == 1, "%s: %u exceptions, want 1", name, caught.count)) return;
@@ -129,13 +121,13 @@ static void run_unmasked_divps(void) {
 
 static void check_unmasked(void) {
   expect("x87 1/0 unmasked: fwait", FIX_FNCLEX, VEC_MF, run_pending_zero_divide);
-  check_eq(caught.fsw & 0xff, FSW_ES | FSW_ZE, "FSW in the #MF handler");
+  check_eq(caught_fsw & 0xff, FSW_ES | FSW_ZE, "FSW in the #MF handler");
   if (!qemu_deviation("an unmasked x87 #Z leaves the destination (QEMU 7.2 stores inf)")) {
     check_eq64(mf_result, 0x3ff0000000000000ull, "unmasked FDIV leaves ST0");
   }
   if (qemu_deviation("unmasked SSE exceptions raise #XM (QEMU 7.2 never does)")) return;
   expect("sse 1/0 unmasked: divps", FIX_RESUME, VEC_XM, run_unmasked_divps);
-  check_eq(caught.mxcsr, MXCSR_UNMASK_ZE | MXCSR_ZE, "MXCSR in the #XM handler");
+  check_eq(caught_mxcsr, MXCSR_UNMASK_ZE | MXCSR_ZE, "MXCSR in the #XM handler");
   check(memcmp(xm_regs.in, xm_regs.out, sizeof xm_regs.in) == 0, "unmasked DIVPS leaves XMM0");
   const uint32_t cr4 = read_cr4();
   write_cr4(cr4 & ~CR4_OSXMMEXCPT);
@@ -177,8 +169,7 @@ static void check_gp(void) {
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   const uint8_t vectors[] = {VEC_UD, VEC_NM, VEC_GP, VEC_MF, VEC_XM};
   for (unsigned i = 0; i < sizeof vectors; i++) set_exception_handler(vectors[i], fpu_trap);
   write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);

@@ -28,8 +28,7 @@ static uint32_t wanted_ticks(const struct multiboot_info *info) {
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   uint32_t want = wanted_ticks(info);
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   pic_init();
   pic_mask(0xfe); /* only IRQ0 */
   set_irq_handler(0, tick);

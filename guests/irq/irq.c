@@ -271,8 +271,7 @@ static void check_uart_thre(void) {
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   pic_init();
   set_irq_handler(7, spurious);
   run_group("irq0 while spinning", check_spinning);

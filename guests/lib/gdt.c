@@ -23,14 +23,18 @@ void gdt_set_entry(unsigned index, uint32_t base, uint32_t limit, uint8_t access
   gdt[index] = d;
 }
 
+void gdt_set_segment(unsigned index, uint32_t base, unsigned dpl, uint8_t type) {
+  gdt_set_entry(index, base, 0xFFFFF,
+                GDT_ACCESS_PRESENT | GDT_ACCESS_DPL(dpl) | GDT_ACCESS_CODE_DATA | type,
+                GDT_FLAG_4K | GDT_FLAG_32);
+}
+
 uint64_t gdt_get_entry(unsigned index) { return index < GDT_ENTRIES ? gdt[index] : 0; }
 
 void gdt_init(void) {
-  const uint8_t flat = GDT_FLAG_4K | GDT_FLAG_32;
-  const uint8_t ring0 = GDT_ACCESS_PRESENT | GDT_ACCESS_DPL(0) | GDT_ACCESS_CODE_DATA;
   gdt_set_entry(0, 0, 0, 0, 0);
-  gdt_set_entry(GDT_KERNEL_CS >> 3, 0, 0xFFFFF, ring0 | GDT_ACCESS_CODE_RX, flat);
-  gdt_set_entry(GDT_KERNEL_DS >> 3, 0, 0xFFFFF, ring0 | GDT_ACCESS_DATA_RW, flat);
+  gdt_set_segment(GDT_KERNEL_CS >> 3, 0, 0, GDT_ACCESS_CODE_RX);
+  gdt_set_segment(GDT_KERNEL_DS >> 3, 0, 0, GDT_ACCESS_DATA_RW);
 
   struct {
     uint16_t limit;

@@ -32,6 +32,11 @@ void gdt_init(void);
  * pages when `flags` has GDT_FLAG_4K. */
 void gdt_set_entry(unsigned index, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
 
+/* gdt_set_entry() for a present 32-bit code or data segment of 4 GiB (4 KiB
+ * granularity) at `base`: `type` is GDT_ACCESS_CODE_RX or GDT_ACCESS_DATA_RW,
+ * `dpl` its privilege level. */
+void gdt_set_segment(unsigned index, uint32_t base, unsigned dpl, uint8_t type);
+
 /* Raw 8-byte descriptor, for tests that inspect accessed bits. */
 uint64_t gdt_get_entry(unsigned index);
 #endif /* __ASSEMBLER__ */

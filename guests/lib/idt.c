@@ -36,6 +36,18 @@ void idt_init(void) {
   __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
+void descriptor_tables_init(void) {
+  gdt_init();
+  idt_init();
+}
+
+void trap_log_add(struct trap_log *log, const struct trap_frame *frame) {
+  log->count++;
+  log->vector = frame->vector;
+  log->error_code = frame->error_code;
+  log->eip = frame->eip;
+}
+
 void set_exception_handler(uint8_t vector, trap_handler fn) { handlers[vector] = fn; }
 
 void set_irq_handler(unsigned irq, trap_handler fn) {

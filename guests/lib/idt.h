@@ -56,11 +56,23 @@ typedef void (*trap_handler)(struct trap_frame *frame);
  * and loads the IDT. Call gdt_init() first. */
 void idt_init(void);
 
+/* gdt_init() then idt_init(): the flat protected-mode setup most guests
+ * start from. */
+void descriptor_tables_init(void);
+
 /* Rewrites one gate, e.g. to give INT 0x80 DPL 3 or make a trap gate. */
 void idt_set_gate(uint8_t vector, uint32_t handler, uint16_t selector, uint8_t type_attr);
 
 /* The isr.S stub for `vector`, for use with idt_set_gate(). */
 uint32_t idt_stub(uint8_t vector);
+
+/* For a test's handler: how many traps it took, and the vector, error code
+ * and saved EIP of the last. trap_log_add() records one. */
+struct trap_log {
+  unsigned count;
+  uint32_t vector, error_code, eip;
+};
+void trap_log_add(struct trap_log *log, const struct trap_frame *frame);
 
 /* Registers `fn` (or NULL to unregister) for any vector 0-255. */
 void set_exception_handler(uint8_t vector, trap_handler fn);

@@ -1,38 +1,25 @@
 /* Port I/O and a few privileged instructions as inlines, for freestanding
- * 32-bit guests. Operand forms follow SDM Vol. 2 (IN, OUT, CLI, HLT). */
+ * 32-bit guests. Operand forms follow SDM Vol. 2 (IN, OUT, CLI, HLT, MOV
+ * to and from control registers). */
 #pragma once
 
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t value) {
-  __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
+/* OUT and IN of a byte, word or dword (b, w, l) through AL/AX/EAX. */
+#define DEFINE_PORT_IO(suffix, type)                                      \
+  static inline void out##suffix(uint16_t port, type value) {             \
+    __asm__ volatile("out" #suffix " %0, %1" : : "a"(value), "Nd"(port)); \
+  }                                                                       \
+  static inline type in##suffix(uint16_t port) {                          \
+    type value;                                                           \
+    __asm__ volatile("in" #suffix " %1, %0" : "=a"(value) : "Nd"(port));  \
+    return value;                                                         \
+  }
 
-static inline void outw(uint16_t port, uint16_t value) {
-  __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t value) {
-  __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port) {
-  uint8_t value;
-  __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-  return value;
-}
-
-static inline uint16_t inw(uint16_t port) {
-  uint16_t value;
-  __asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
-  return value;
-}
-
-static inline uint32_t inl(uint16_t port) {
-  uint32_t value;
-  __asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
-  return value;
-}
+DEFINE_PORT_IO(b, uint8_t)
+DEFINE_PORT_IO(w, uint16_t)
+DEFINE_PORT_IO(l, uint32_t)
+#undef DEFINE_PORT_IO
 
 static inline void cli(void) { __asm__ volatile("cli" : : : "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" : : : "memory"); }
@@ -44,26 +31,21 @@ static inline uint32_t read_eflags(void) {
   return value;
 }
 
-static inline uint32_t read_cr0(void) {
-  uint32_t value;
-  __asm__ volatile("mov %%cr0, %0" : "=r"(value));
-  return value;
-}
+/* read_crN() and write_crN() for CR0, CR2, CR3 and CR4 (SDM Vol. 2B, "MOV-
+ * Move to/from Control Registers"). A write is also a compiler barrier, so
+ * memory accesses stay on their side of a paging or CR0.TS change. */
+#define DEFINE_CONTROL_REGISTER(n)                                 \
+  static inline uint32_t read_cr##n(void) {                        \
+    uint32_t value;                                                \
+    __asm__ volatile("mov %%cr" #n ", %0" : "=r"(value));          \
+    return value;                                                  \
+  }                                                                \
+  static inline void write_cr##n(uint32_t value) {                 \
+    __asm__ volatile("mov %0, %%cr" #n : : "r"(value) : "memory"); \
+  }
 
-static inline uint32_t read_cr2(void) {
-  uint32_t value;
-  __asm__ volatile("mov %%cr2, %0" : "=r"(value));
-  return value;
-}
-
-static inline uint32_t read_cr3(void) {
-  uint32_t value;
-  __asm__ volatile("mov %%cr3, %0" : "=r"(value));
-  return value;
-}
-
-static inline uint32_t read_cr4(void) {
-  uint32_t value;
-  __asm__ volatile("mov %%cr4, %0" : "=r"(value));
-  return value;
-}
+DEFINE_CONTROL_REGISTER(0)
+DEFINE_CONTROL_REGISTER(2)
+DEFINE_CONTROL_REGISTER(3)
+DEFINE_CONTROL_REGISTER(4)
+#undef DEFINE_CONTROL_REGISTER

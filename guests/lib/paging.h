@@ -47,15 +47,6 @@
 static inline uint32_t pd_index(uint32_t linear) { return linear >> 22; }
 static inline uint32_t pt_index(uint32_t linear) { return (linear >> 12) & 0x3ff; }
 
-static inline void write_cr0(uint32_t value) {
-  __asm__ volatile("mov %0, %%cr0" : : "r"(value) : "memory");
-}
-static inline void write_cr3(uint32_t value) {
-  __asm__ volatile("mov %0, %%cr3" : : "r"(value) : "memory");
-}
-static inline void write_cr4(uint32_t value) {
-  __asm__ volatile("mov %0, %%cr4" : : "r"(value) : "memory");
-}
 static inline void reload_cr3(void) { write_cr3(read_cr3()); }
 static inline void invlpg(uint32_t linear) {
   __asm__ volatile("invlpg (%0)" : : "r"(linear) : "memory");

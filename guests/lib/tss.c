@@ -36,10 +36,8 @@ void (*sysenter_handler)(struct sysenter_frame *frame);
 uint32_t user_call_kernel_esp;
 
 void tss_init(void) {
-  const uint8_t flat = GDT_FLAG_4K | GDT_FLAG_32;
-  const uint8_t ring3 = GDT_ACCESS_PRESENT | GDT_ACCESS_DPL(3) | GDT_ACCESS_CODE_DATA;
-  gdt_set_entry(GDT_USER_CS >> 3, 0, 0xFFFFF, ring3 | GDT_ACCESS_CODE_RX, flat);
-  gdt_set_entry(GDT_USER_DS >> 3, 0, 0xFFFFF, ring3 | GDT_ACCESS_DATA_RW, flat);
+  gdt_set_segment(GDT_USER_CS >> 3, 0, 3, GDT_ACCESS_CODE_RX);
+  gdt_set_segment(GDT_USER_DS >> 3, 0, 3, GDT_ACCESS_DATA_RW);
 
   memset(&tss, 0, sizeof tss);
   tss.ss0 = GDT_KERNEL_DS;

@@ -202,8 +202,7 @@ static void setup_paging(const struct multiboot_info *info) {
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   tss_init();
   set_exception_handler(VEC_PF, page_fault);
   idt_set_gate(0x80, idt_stub(0x80), GDT_KERNEL_CS, IDT_TRAP_GATE | IDT_DPL3);

@@ -80,8 +80,7 @@ void spin_open(uint64_t cycles) {
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   /* The 8259A pair remapped and fully masked: under QEMU, SeaBIOS left some
    * of its inputs open; on transvisor it starts masked. */
   pic_init();

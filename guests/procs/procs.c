@@ -177,8 +177,7 @@ static void round_group(const char *name, bool global) {
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   tss_init();
   pic_init();
   pit_start(PIT_MODE2, PIT_1KHZ);

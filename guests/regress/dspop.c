@@ -5,11 +5,8 @@ static uint32_t area[64];
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
-  gdt_set_entry(3, (uint32_t)area, 0xFFFFF,
-                GDT_ACCESS_PRESENT | GDT_ACCESS_CODE_DATA | GDT_ACCESS_DATA_RW,
-                GDT_FLAG_4K | GDT_FLAG_32);
+  descriptor_tables_init();
+  gdt_set_segment(3, (uint32_t)area, 0, GDT_ACCESS_DATA_RW);
   __asm__ volatile(
       "movw $0x18, %%ax\n\tmovw %%ax, %%ds\n\t"
       "pushl $0x5a5a5a5a\n\tpopl 16\n\t"

@@ -6,11 +6,8 @@ static uint32_t got_push, got_mov;
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
-  gdt_set_entry(3, (uint32_t)area, 0xFFFFF,
-                GDT_ACCESS_PRESENT | GDT_ACCESS_CODE_DATA | GDT_ACCESS_DATA_RW,
-                GDT_FLAG_4K | GDT_FLAG_32);
+  descriptor_tables_init();
+  gdt_set_segment(3, (uint32_t)area, 0, GDT_ACCESS_DATA_RW);
   __asm__ volatile("movw $0x18, %%ax\n\tmovw %%ax, %%fs" ::: "eax");
   area[4] = 0xabcdef01;
   __asm__ volatile("movl %%fs:16, %%eax\n\tmovl %%eax, %0" : "=m"(got_mov)::"eax");

@@ -4,8 +4,7 @@ static uint8_t buf[16] __attribute__((aligned(8)));
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   __asm__ volatile("movl %%cr4, %%eax\n\torl $0x200, %%eax\n\tmovl %%eax, %%cr4" ::: "eax");
   static const uint64_t val = 0x1122334455667788ull, mask = ~0ull;
   __asm__ volatile(

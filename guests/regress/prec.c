@@ -15,8 +15,7 @@ static uint32_t saved_esp, after_esp, pushed, flags_after;
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   check_eq(codepage_fn(), 42, "codepage fn");
   /* 1. pop dword [code page]: ESP must advance by exactly 4 and the word popped. */
   codepage_buf[0] = 0;

@@ -25,8 +25,7 @@ __attribute__((noinline)) static uint32_t sti_jmp(void) {
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   outb(0x20, 0x11);
   outb(0xa0, 0x11);
   outb(0x21, 0x20);

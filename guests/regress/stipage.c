@@ -10,8 +10,7 @@ extern uint8_t sti_next[];
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
   check_eq(sti_fn(), 0x11111111, "first run");

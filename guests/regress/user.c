@@ -24,14 +24,9 @@ __asm__(
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
   (void)info;
-  gdt_init();
-  idt_init();
-  gdt_set_entry(4, 0, 0xFFFFF,
-                GDT_ACCESS_PRESENT | GDT_ACCESS_DPL(3) | GDT_ACCESS_CODE_DATA | GDT_ACCESS_CODE_RX,
-                GDT_FLAG_4K | GDT_FLAG_32);
-  gdt_set_entry(5, 0, 0xFFFFF,
-                GDT_ACCESS_PRESENT | GDT_ACCESS_DPL(3) | GDT_ACCESS_CODE_DATA | GDT_ACCESS_DATA_RW,
-                GDT_FLAG_4K | GDT_FLAG_32);
+  descriptor_tables_init();
+  gdt_set_segment(4, 0, 3, GDT_ACCESS_CODE_RX);
+  gdt_set_segment(5, 0, 3, GDT_ACCESS_DATA_RW);
   tss.esp0 = (uint32_t)(kstack + sizeof kstack);
   tss.ss0 = 0x10;
   gdt_set_entry(6, (uint32_t)&tss, sizeof tss - 1, GDT_ACCESS_PRESENT | GDT_ACCESS_TSS32, 0);

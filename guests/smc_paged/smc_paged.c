@@ -164,8 +164,7 @@ static void test_straddle(void) {
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   set_exception_handler(VEC_PF, page_fault);
   uint32_t end = ram_end(info);
   page_pool_init_default(end);

@@ -137,8 +137,7 @@ static void reset_side(unsigned s) {
 }
 
 static void setup(const struct multiboot_info *info) {
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   tss_init();
   pic_mask(0xFF); /* nothing wanted */
   idt_set_gate(0x80, idt_stub(0x80), GDT_KERNEL_CS, IDT_INTERRUPT_GATE | IDT_DPL3);

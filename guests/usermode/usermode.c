@@ -157,8 +157,7 @@ void test_int80(void) {
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
   (void)magic;
-  gdt_init();
-  idt_init();
+  descriptor_tables_init();
   tss_init();
   pic_init();
   set_exception_handler(VEC_GP, gp_fault);

@@ -8,7 +8,9 @@
 #include "devices/acpi_pm.h"
 
 #include "base/log.h"
+#include "devices/byte_lanes.h"
 #include "devices/pc_platform.h"
+#include "devices/range_view.h"
 
 namespace tv::dev {
 namespace {
@@ -35,67 +37,17 @@ constexpr uint16_t kSlpTypMask = 7u << kSlpTypShift, kSlpEn = 1u << 13;
 constexpr uint64_t kCarryTicks = 1ull << (AcpiPm::kTimerBits - 1);
 constexpr uint64_t kTimerMask = (1ull << AcpiPm::kTimerBits) - 1;
 
-// Reads `size` bytes at `offset` from 16-bit registers given by `word`.
-template <typename WordFn>
-uint64_t read_bytes(uint64_t offset, unsigned size, WordFn word) {
-  uint64_t value = 0;
-  for (unsigned i = 0; i < size; ++i) {
-    uint64_t at = offset + i;
-    uint64_t byte = (word(at & ~1ull) >> (8 * (at & 1))) & 0xFF;
-    value |= byte << (8 * i);
-  }
-  return value;
-}
-
-// Writes `size` bytes at `offset` as (register, value, byte mask) updates.
-template <typename WordFn>
-void write_bytes(uint64_t offset, unsigned size, uint64_t value, WordFn word) {
-  for (uint64_t reg = offset & ~1ull; reg < offset + size; reg += 2) {
-    uint16_t bits = 0, mask = 0;
-    for (unsigned b = 0; b < 2; ++b) {
-      uint64_t at = reg + b;
-      if (at < offset || at >= offset + size) continue;
-      mask |= uint16_t(0xFF << (8 * b));
-      bits |= uint16_t(((value >> (8 * (at - offset))) & 0xFF) << (8 * b));
-    }
-    word(reg, bits, mask);
-  }
-}
-
 uint16_t deposit(uint16_t old, uint16_t value, uint16_t mask) {
   return uint16_t((old & ~mask) | (value & mask));
 }
 
 }  // namespace
 
-// ACPI 4.8.4.1: GPE0_STS (write 1 to clear) then GPE0_EN, each half the
-// block. No device raises a GPE yet; the bits are there for the OS to find.
-class AcpiPm::Gpe0 final : public IoDevice {
- public:
-  explicit Gpe0(AcpiPm& pm) : pm_(pm) {}
-  std::string_view name() const override { return "acpi_gpe0"; }
-
-  uint64_t read(uint64_t offset, unsigned size) override {
-    return read_bytes(offset, size, [this](uint64_t reg) -> uint16_t {
-      if (reg == 0) return pm_.gpe0_status_;
-      return reg == 2 ? pm_.gpe0_enable_ : 0;
-    });
-  }
-
-  void write(uint64_t offset, unsigned size, uint64_t value) override {
-    write_bytes(offset, size, value, [this](uint64_t reg, uint16_t bits, uint16_t mask) {
-      if (reg == 0) pm_.gpe0_status_ &= uint16_t(~(bits & mask));
-      if (reg == 2) pm_.gpe0_enable_ = deposit(pm_.gpe0_enable_, bits, mask);
-    });
-    pm_.update_sci();
-  }
-
- private:
-  AcpiPm& pm_;
-};
-
 AcpiPm::AcpiPm(const Clock& clock, MachineControl& machine, IrqSink* sci)
-    : clock_(clock), machine_(machine), sci_(sci), gpe0_(std::make_shared<Gpe0>(*this)) {
+    : clock_(clock),
+      machine_(machine),
+      sci_(sci),
+      gpe0_(make_range_view(*this, "acpi_gpe0", &AcpiPm::read_gpe0, &AcpiPm::write_gpe0)) {
   timer_epoch_ns_ = clock.now_ns();
 }
 
@@ -135,13 +87,14 @@ std::optional<uint64_t> AcpiPm::next_deadline_ns() const {
 uint64_t AcpiPm::read(uint64_t offset, unsigned size) {
   uint64_t now = clock_.now_ns();
   sync(now);
-  return read_bytes(offset, size, [&](uint64_t reg) { return read_word(reg, now); });
+  return read_lanes<2>(offset, size, [&](uint64_t reg) { return read_word(reg, now); });
 }
 
 void AcpiPm::write(uint64_t offset, unsigned size, uint64_t value) {
   sync(clock_.now_ns());
-  write_bytes(offset, size, value,
-              [this](uint64_t reg, uint16_t bits, uint16_t mask) { write_word(reg, bits, mask); });
+  write_lanes<2>(offset, size, value, [this](uint64_t reg, uint64_t bits, uint64_t mask) {
+    write_word(reg, uint16_t(bits), uint16_t(mask));
+  });
   update_sci();
 }
 
@@ -189,6 +142,23 @@ void AcpiPm::write_control(uint16_t value, uint16_t mask) {
           "unimplemented: sleep type {} requested; the machine stays on and reports a wake "
           "(logged once)",
           type);
+}
+
+// ACPI 4.8.4.1: GPE0_STS (write 1 to clear) then GPE0_EN, each half the
+// block. No device raises a GPE yet; the bits are there for the OS to find.
+uint64_t AcpiPm::read_gpe0(uint64_t offset, unsigned size) {
+  return read_lanes<2>(offset, size, [this](uint64_t reg) -> uint16_t {
+    if (reg == 0) return gpe0_status_;
+    return reg == 2 ? gpe0_enable_ : 0;
+  });
+}
+
+void AcpiPm::write_gpe0(uint64_t offset, unsigned size, uint64_t value) {
+  write_lanes<2>(offset, size, value, [this](uint64_t reg, uint64_t bits, uint64_t mask) {
+    if (reg == 0) gpe0_status_ &= uint16_t(~(bits & mask));
+    if (reg == 2) gpe0_enable_ = deposit(gpe0_enable_, uint16_t(bits), uint16_t(mask));
+  });
+  update_sci();
 }
 
 void AcpiPm::press_power_button() {

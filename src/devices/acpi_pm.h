@@ -51,14 +51,14 @@ class AcpiPm final : public IoDevice, public TimedDevice {
   bool sci_level() const { return sci_level_; }
 
  private:
-  class Gpe0;
-
   uint64_t timer_ticks(uint64_t now) const;
   void sync(uint64_t now);
   uint16_t read_word(uint64_t offset, uint64_t now) const;
   void write_word(uint64_t offset, uint16_t value, uint16_t mask);
   void write_control(uint16_t value, uint16_t mask);
   void update_sci();
+  uint64_t read_gpe0(uint64_t offset, unsigned size);
+  void write_gpe0(uint64_t offset, unsigned size, uint64_t value);
 
   const Clock& clock_;
   MachineControl& machine_;

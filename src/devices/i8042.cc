@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "devices/range_view.h"
 
 namespace tv::dev {
 namespace {
@@ -50,23 +51,6 @@ constexpr size_t kQueueLimit = 16;  // PS/2 device buffer (QEMU PS2_QUEUE_SIZE)
 constexpr uint8_t kTranslatedSet[4] = {0x00, 0x43, 0x41, 0x3f};
 constexpr uint8_t kTranslatedId = 0x41;
 constexpr uint8_t kId = 0x83;
-
-// Forwards one bus port to the controller at a fixed offset.
-class PortFacade : public IoDevice {
- public:
-  PortFacade(I8042& controller, uint64_t offset) : controller_(controller), offset_(offset) {}
-  std::string_view name() const override { return controller_.name(); }
-  uint64_t read(uint64_t offset, unsigned size) override {
-    return controller_.read(offset_ + offset, size);
-  }
-  void write(uint64_t offset, unsigned size, uint64_t value) override {
-    controller_.write(offset_ + offset, size, value);
-  }
-
- private:
-  I8042& controller_;
-  uint64_t offset_;
-};
 
 }  // namespace
 
@@ -146,8 +130,8 @@ void Ps2Keyboard::argument(uint8_t cmd, uint8_t arg, bool translated) {
 I8042::I8042(MachineControl& machine, IrqSink& irq)
     : machine_(machine),
       irq_(irq),
-      data_port_(std::make_shared<PortFacade>(*this, kDataOffset)),
-      command_port_(std::make_shared<PortFacade>(*this, kCommandOffset)),
+      data_port_(make_range_view(*this, "i8042", &I8042::read, &I8042::write, kDataOffset)),
+      command_port_(make_range_view(*this, "i8042", &I8042::read, &I8042::write, kCommandOffset)),
       output_port_(kOutAtBoot) {
   ram_[0] = kCtrAtBoot;
 }

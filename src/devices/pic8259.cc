@@ -9,58 +9,10 @@
 #include <fmt/format.h>
 
 #include "base/log.h"
+#include "devices/byte_lanes.h"
+#include "devices/range_view.h"
 
 namespace tv::dev {
-
-// Two consecutive byte ports of one chip. The ISA bus splits a wider access
-// into byte cycles; bytes beyond the two ports read as all-ones.
-class PicChipPorts final : public IoDevice {
- public:
-  PicChipPorts(PicPair& pic, bool is_master) : pic_(pic), is_master_(is_master) {}
-  std::string_view name() const override { return is_master_ ? "pic-master" : "pic-slave"; }
-  uint64_t read(uint64_t offset, unsigned size) override {
-    uint64_t value = 0;
-    for (unsigned i = 0; i < size; ++i) {
-      uint8_t byte = offset + i < 2 ? pic_.read_chip(chip(), unsigned(offset + i)) : 0xFF;
-      value |= uint64_t(byte) << (8 * i);
-    }
-    return value;
-  }
-  void write(uint64_t offset, unsigned size, uint64_t value) override {
-    for (unsigned i = 0; i < size && offset + i < 2; ++i)
-      pic_.write_chip(chip(), unsigned(offset + i), uint8_t(value >> (8 * i)));
-  }
-
- private:
-  PicPair::Chip& chip() { return is_master_ ? pic_.master_ : pic_.slave_; }
-  PicPair& pic_;
-  bool is_master_;
-};
-
-// PIIX datasheet, ELCR: 0x4D0 holds IRQ0-7, 0x4D1 IRQ8-15, one bit per
-// input, 1 = level-triggered. Reserved bits are masked in Chip::set_elcr.
-class PicElcrPorts final : public IoDevice {
- public:
-  explicit PicElcrPorts(PicPair& pic) : pic_(pic) {}
-  std::string_view name() const override { return "elcr"; }
-  uint64_t read(uint64_t offset, unsigned size) override {
-    uint64_t value = 0;
-    for (unsigned i = 0; i < size; ++i) {
-      uint8_t byte = offset + i < 2 ? chip(offset + i).elcr : 0xFF;
-      value |= uint64_t(byte) << (8 * i);
-    }
-    return value;
-  }
-  void write(uint64_t offset, unsigned size, uint64_t value) override {
-    for (unsigned i = 0; i < size && offset + i < 2; ++i)
-      chip(offset + i).set_elcr(uint8_t(value >> (8 * i)));
-    pic_.cascade();
-  }
-
- private:
-  PicPair::Chip& chip(uint64_t offset) { return offset == 0 ? pic_.master_ : pic_.slave_; }
-  PicPair& pic_;
-};
 
 PicPair::PicPair() {
   // What a PC BIOS programs (vectors 0x08 and 0x70), but fully masked: with
@@ -70,9 +22,10 @@ PicPair::PicPair() {
   // PIIX datasheet, ELCR: IRQ0-2, IRQ8 and IRQ13 must stay edge-triggered.
   master_.elcr_mask = 0xF8;
   slave_.elcr_mask = 0xDE;
-  master_ports_ = std::make_shared<PicChipPorts>(*this, true);
-  slave_ports_ = std::make_shared<PicChipPorts>(*this, false);
-  elcr_ports_ = std::make_shared<PicElcrPorts>(*this);
+  master_ports_ =
+      make_range_view(*this, "pic-master", &PicPair::read_master, &PicPair::write_master);
+  slave_ports_ = make_range_view(*this, "pic-slave", &PicPair::read_slave, &PicPair::write_slave);
+  elcr_ports_ = make_range_view(*this, "elcr", &PicPair::read_elcr, &PicPair::write_elcr);
 }
 
 // Rank of the highest-priority bit set in `bits`: 0 is the input holding
@@ -197,6 +150,54 @@ void PicPair::Chip::set_elcr(uint8_t value) {
   elcr = value & elcr_mask;
   uint8_t level = level_pins();
   irr = uint8_t((irr & ~level) | (lines & level));
+}
+
+// --- Ports ------------------------------------------------------------------
+
+// Two consecutive byte ports of one chip. The ISA bus splits a wider access
+// into byte cycles; bytes beyond the two ports read as all-ones.
+uint64_t PicPair::read_ports(Chip& chip, uint64_t offset, unsigned size) {
+  return read_lanes<1>(offset, size, [&](uint64_t port) -> uint8_t {
+    return port < 2 ? read_chip(chip, unsigned(port)) : 0xFF;
+  });
+}
+
+void PicPair::write_ports(Chip& chip, uint64_t offset, unsigned size, uint64_t value) {
+  write_lanes<1>(offset, size, value, [&](uint64_t port, uint64_t bits, uint64_t) {
+    if (port < 2) write_chip(chip, unsigned(port), uint8_t(bits));
+  });
+}
+
+uint64_t PicPair::read_master(uint64_t offset, unsigned size) {
+  return read_ports(master_, offset, size);
+}
+
+void PicPair::write_master(uint64_t offset, unsigned size, uint64_t value) {
+  write_ports(master_, offset, size, value);
+}
+
+uint64_t PicPair::read_slave(uint64_t offset, unsigned size) {
+  return read_ports(slave_, offset, size);
+}
+
+void PicPair::write_slave(uint64_t offset, unsigned size, uint64_t value) {
+  write_ports(slave_, offset, size, value);
+}
+
+// PIIX datasheet, ELCR: 0x4D0 holds IRQ0-7, 0x4D1 IRQ8-15, one bit per
+// input, 1 = level-triggered. Reserved bits are masked in Chip::set_elcr.
+uint64_t PicPair::read_elcr(uint64_t offset, unsigned size) {
+  return read_lanes<1>(offset, size, [this](uint64_t port) -> uint8_t {
+    if (port >= 2) return 0xFF;
+    return port == 0 ? master_.elcr : slave_.elcr;
+  });
+}
+
+void PicPair::write_elcr(uint64_t offset, unsigned size, uint64_t value) {
+  write_lanes<1>(offset, size, value, [this](uint64_t port, uint64_t bits, uint64_t) {
+    if (port < 2) (port == 0 ? master_ : slave_).set_elcr(uint8_t(bits));
+  });
+  cascade();
 }
 
 uint8_t PicPair::read_chip(Chip& chip, unsigned offset) {

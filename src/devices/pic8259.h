@@ -14,9 +14,6 @@
 
 namespace tv::dev {
 
-class PicChipPorts;
-class PicElcrPorts;
-
 class PicPair final : public IrqSink, public InterruptSource {
  public:
   PicPair();
@@ -41,9 +38,6 @@ class PicPair final : public IrqSink, public InterruptSource {
   std::string state_summary() const;
 
  private:
-  friend class PicChipPorts;
-  friend class PicElcrPorts;
-
   // One 8259A; offsets and pins are the chip's own (0..7).
   struct Chip {
     uint8_t irr = 0;
@@ -78,6 +72,14 @@ class PicPair final : public IrqSink, public InterruptSource {
     void set_elcr(uint8_t value);
   };
 
+  uint64_t read_ports(Chip& chip, uint64_t offset, unsigned size);
+  void write_ports(Chip& chip, uint64_t offset, unsigned size, uint64_t value);
+  uint64_t read_master(uint64_t offset, unsigned size);
+  void write_master(uint64_t offset, unsigned size, uint64_t value);
+  uint64_t read_slave(uint64_t offset, unsigned size);
+  void write_slave(uint64_t offset, unsigned size, uint64_t value);
+  uint64_t read_elcr(uint64_t offset, unsigned size);
+  void write_elcr(uint64_t offset, unsigned size, uint64_t value);
   uint8_t read_chip(Chip& chip, unsigned offset);
   void write_chip(Chip& chip, unsigned offset, uint8_t value);
   void cascade();

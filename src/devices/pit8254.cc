@@ -12,6 +12,7 @@
 #include "devices/pit8254.h"
 
 #include "base/log.h"
+#include "devices/range_view.h"
 
 namespace tv::dev {
 namespace {
@@ -23,34 +24,25 @@ constexpr unsigned kIrqPit = 0;
 
 // PC/AT port 0x61 (System Control Port B): channel 2 gate and speaker enable
 // in, OUT2 and the refresh-request toggle out.
-class Pit8254::Port61 final : public IoDevice {
- public:
-  explicit Port61(Pit8254& pit) : pit_(pit) {}
-  std::string_view name() const override { return "port61"; }
+uint64_t Pit8254::read_port61(uint64_t, unsigned) {
+  uint64_t now = clock_.now_ns();
+  // Bit 4 toggles every 15 us on real boards (DRAM refresh); toggling on
+  // each read keeps BIOS-style "wait for N toggles" loops finite.
+  refresh_ = !refresh_;
+  const Channel& ch2 = channels_[2];
+  return uint64_t(ch2.gate) | uint64_t(speaker_) << 1 | uint64_t(refresh_) << 4 |
+         uint64_t(out_at(ch2, now)) << 5;
+}
 
-  uint64_t read(uint64_t, unsigned) override {
-    uint64_t now = pit_.clock_.now_ns();
-    // Bit 4 toggles every 15 us on real boards (DRAM refresh); toggling on
-    // each read keeps BIOS-style "wait for N toggles" loops finite.
-    refresh_ = !refresh_;
-    const Channel& ch2 = pit_.channels_[2];
-    return uint64_t(ch2.gate) | uint64_t(speaker_) << 1 | uint64_t(refresh_) << 4 |
-           uint64_t(out_at(ch2, now)) << 5;
-  }
-
-  void write(uint64_t, unsigned, uint64_t value) override {
-    speaker_ = value & 0x02;
-    pit_.set_gate2(value & 0x01, pit_.clock_.now_ns());
-  }
-
- private:
-  Pit8254& pit_;
-  bool speaker_ = false;
-  bool refresh_ = false;
-};
+void Pit8254::write_port61(uint64_t, unsigned, uint64_t value) {
+  speaker_ = value & 0x02;
+  set_gate2(value & 0x01, clock_.now_ns());
+}
 
 Pit8254::Pit8254(const Clock& clock, IrqSink& irq)
-    : clock_(clock), irq_(irq), port61_(std::make_shared<Port61>(*this)) {
+    : clock_(clock),
+      irq_(irq),
+      port61_(make_range_view(*this, "port61", &Pit8254::read_port61, &Pit8254::write_port61)) {
   // Channel 2's gate is low until the guest sets port 0x61 bit 0.
   channels_[2].gate = false;
 }

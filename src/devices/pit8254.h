@@ -67,14 +67,14 @@ class Pit8254 final : public IoDevice, public TimedDevice {
     bool oneshot_done = false;  // channel 0, modes 0/4: the edge was raised
   };
 
-  class Port61;
-
   void write_control(uint8_t value, uint64_t now);
   void read_back(uint8_t value, uint64_t now);
   void write_count(Channel& ch, uint8_t value, uint64_t now);
   void load_count(Channel& ch, uint32_t count, uint64_t now);
   uint8_t read_counter(Channel& ch, uint64_t now);
   void set_gate2(bool gate, uint64_t now);
+  uint64_t read_port61(uint64_t offset, unsigned size);
+  void write_port61(uint64_t offset, unsigned size, uint64_t value);
 
   static const Segment& segment_at(const Channel& ch, uint64_t ns);
   static uint64_t ticks_at(const Channel& ch, uint64_t ns);
@@ -91,6 +91,8 @@ class Pit8254 final : public IoDevice, public TimedDevice {
   IrqSink& irq_;
   std::array<Channel, 3> channels_;
   std::shared_ptr<IoDevice> port61_;
+  bool speaker_ = false;  // port 0x61 bit 1, stored only
+  bool refresh_ = false;  // port 0x61 bit 4
   bool logged_approximation_ = false;
 };
 

@@ -6,17 +6,11 @@
  * Usage: forkexec [N]   (default 100) */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench.h"
 
 /* One fork + exec + wait; returns 0 if the child ran and exited 0. */
 static int spawn(const char *self) {
@@ -37,20 +31,15 @@ static int spawn(const char *self) {
 
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "child") == 0) return 0;
-  long n = argc > 1 ? strtol(argv[1], NULL, 10) : 100;
-  if (n <= 0) {
-    fprintf(stderr, "usage: forkexec [N > 0]\n");
-    return 2;
-  }
-  double start = now_seconds();
+  long n = bench_rounds("forkexec", argc, argv, 100);
+  if (n == 0) return 2;
+  double start = bench_now();
   for (long i = 0; i < n; i++) {
     if (spawn("/proc/self/exe") != 0) {
       printf("forkexec failed at %ld\n", i);
       return 1;
     }
   }
-  double seconds = now_seconds() - start;
-  printf("forkexec %ld ok\n", n);
-  printf("forkexec seconds %.6f (%.1f us each)\n", seconds, seconds * 1e6 / (double)n);
+  bench_report("forkexec", n, bench_now() - start, "us", 1e6);
   return 0;
 }

@@ -4,25 +4,16 @@
  * checksum: the same value every call.
  * Usage: syscall [N]   (default 1000000) */
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench.h"
 
 int main(int argc, char **argv) {
-  long n = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000;
-  if (n <= 0) {
-    fprintf(stderr, "usage: syscall [N > 0]\n");
-    return 2;
-  }
+  long n = bench_rounds("syscall", argc, argv, 1000000);
+  if (n == 0) return 2;
   pid_t want = getppid();
-  double start = now_seconds();
+  double start = bench_now();
   for (long i = 0; i < n; i++) {
     /* syscall() rather than getppid(): libc must not cache the answer. */
     if ((pid_t)syscall(SYS_getppid) != want) {
@@ -30,8 +21,6 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  double seconds = now_seconds() - start;
-  printf("syscall %ld ok\n", n);
-  printf("syscall seconds %.6f (%.1f ns each)\n", seconds, seconds * 1e9 / (double)n);
+  bench_report("syscall", n, bench_now() - start, "ns", 1e9);
   return 0;
 }

@@ -120,6 +120,41 @@
   jnz \full
 .endm
 
+/* The whole guest FP state into the image (the SSE half first, if the
+ * registers do not hold it) and the host's FP control state back. */
+.macro SAVE_GUEST_FP
+  LOAD_GUEST_SSE_UNLESS_LIVE
+  SWITCH_FP_TO_HOST
+  movb $0, CS_SSE_LIVE(%r15)
+.endm
+
+/* Back from a full save into translated code: the whole image into the
+ * registers, the x87 part now current in both. */
+.macro LOAD_GUEST_FP
+  fxrstor64 CS_FPU(%r15)
+  movb $0, CS_X87_DIRTY(%r15)
+  movb $1, CS_SSE_LIVE(%r15)
+.endm
+
+/* Where translated code leaves (exit stubs, callouts): the guest GPRs and
+ * RFLAGS into CpuState. */
+.macro SAVE_GUEST_STATE
+  SAVE_GUEST_GPRS
+  pushfq
+  popq CS_HOST_FLAGS(%r15)
+.endm
+
+/* tv_bt_callout_entry(cpu, site) with the host stack 16-byte aligned; the
+ * flags then say whether it returned 0. */
+.macro CALL_CALLOUT_ENTRY
+  subq $8, %rsp
+  movq %r15, %rdi
+  movq %r14, %rsi
+  call tv_bt_callout_entry
+  addq $8, %rsp
+  testl %eax, %eax
+.endm
+
   .text
 
 /* uint32_t tv_bt_enter(CpuState* cpu, const void* code) */
@@ -154,9 +189,7 @@ tv_bt_enter:
   .globl tv_bt_exit
   .type tv_bt_exit, @function
 tv_bt_exit:
-  SAVE_GUEST_GPRS
-  pushfq
-  popq CS_HOST_FLAGS(%r15)
+  SAVE_GUEST_STATE
   /* fall through */
 
 /* The guest GPRs and flags are already in CpuState; the FP state is live.
@@ -169,9 +202,7 @@ tv_bt_exit_saved:
   movb $1, CS_SSE_ONLY(%r15)
   jmp return_to_host
 full_exit:
-  LOAD_GUEST_SSE_UNLESS_LIVE
-  SWITCH_FP_TO_HOST
-  movb $0, CS_SSE_LIVE(%r15)
+  SAVE_GUEST_FP
   movb $0, CS_SSE_ONLY(%r15)
 return_to_host:
   movq CS_HOST_RSP(%r15), %rsp
@@ -198,17 +229,10 @@ return_to_host:
   .globl tv_bt_callout
   .type tv_bt_callout, @function
 tv_bt_callout:
-  SAVE_GUEST_GPRS
-  pushfq
-  popq CS_HOST_FLAGS(%r15)
+  SAVE_GUEST_STATE
   JUMP_UNLESS_X87_CLEAN full_callout
   SAVE_GUEST_SSE_IF_LIVE
-  subq $8, %rsp
-  movq %r15, %rdi
-  movq %r14, %rsi
-  call tv_bt_callout_entry
-  addq $8, %rsp
-  testl %eax, %eax
+  CALL_CALLOUT_ENTRY
   jnz leave_or_go_on_sse
   LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
@@ -225,28 +249,17 @@ leave_after_sse_save:
   movb $1, CS_SSE_ONLY(%r15)
   jmp return_to_host
 full_callout:
-  LOAD_GUEST_SSE_UNLESS_LIVE
-  SWITCH_FP_TO_HOST
-  movb $0, CS_SSE_LIVE(%r15)
-  subq $8, %rsp
-  movq %r15, %rdi
-  movq %r14, %rsi
-  call tv_bt_callout_entry
-  addq $8, %rsp
-  testl %eax, %eax
+  SAVE_GUEST_FP
+  CALL_CALLOUT_ENTRY
   jnz leave_or_go_on_full
-  fxrstor64 CS_FPU(%r15)
-  movb $0, CS_X87_DIRTY(%r15)
-  movb $1, CS_SSE_LIVE(%r15)
+  LOAD_GUEST_FP
   LOAD_GUEST_FLAGS
   LOAD_GUEST_GPRS
   ret
 leave_or_go_on_full:
   cmpl $2, %eax
   jne leave_after_full_save
-  fxrstor64 CS_FPU(%r15)
-  movb $0, CS_X87_DIRTY(%r15)
-  movb $1, CS_SSE_LIVE(%r15)
+  LOAD_GUEST_FP
   jmp go_on
 leave_after_full_save:
   movb $0, CS_SSE_ONLY(%r15)

@@ -10,6 +10,8 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "devices/byte_lanes.h"
+#include "devices/range_view.h"
 
 namespace tv::dev {
 namespace {
@@ -159,40 +161,6 @@ void MsiCapability::changed() {
 
 // --- MSI-X -------------------------------------------------------------------
 
-// The BAR region holding the table and the pending bit array. Software
-// uses aligned dword and qword accesses (6.8.2); other sizes are served
-// byte by byte. The pending bits are read-only (writes are undefined).
-class MsixCapability::Region final : public IoDevice {
- public:
-  explicit Region(MsixCapability& msix) : msix_(msix) {}
-  std::string_view name() const override { return "msix"; }
-
-  uint64_t read(uint64_t offset, unsigned size) override {
-    uint64_t value = 0;
-    for (unsigned i = 0; i < size; ++i) {
-      uint64_t at = offset + i;
-      uint64_t byte = (msix_.read_dword(at & ~3ull) >> (8 * (at & 3))) & 0xFF;
-      value |= byte << (8 * i);
-    }
-    return value;
-  }
-
-  void write(uint64_t offset, unsigned size, uint64_t value) override {
-    for (unsigned i = 0; i < size;) {
-      uint64_t at = offset + i, dword = at & ~3ull;
-      uint32_t merged = msix_.read_dword(dword);
-      for (; i < size && (offset + i) / 4 == dword / 4; ++i) {
-        unsigned shift = 8 * ((offset + i) & 3);
-        merged = (merged & ~(0xFFu << shift)) | uint32_t((value >> (8 * i)) & 0xFF) << shift;
-      }
-      msix_.write_dword(dword, merged);
-    }
-  }
-
- private:
-  MsixCapability& msix_;
-};
-
 MsixCapability::MsixCapability(PciDevice& device, ApicBus* apic, unsigned vectors, unsigned bar,
                                uint32_t table_offset, uint32_t pba_offset)
     : device_(device),
@@ -201,7 +169,8 @@ MsixCapability::MsixCapability(PciDevice& device, ApicBus* apic, unsigned vector
       pba_offset_(pba_offset),
       table_(vectors),
       pba_((vectors + 63) / 64),
-      region_(std::make_shared<Region>(*this)) {
+      region_(make_range_view(*this, "msix", &MsixCapability::read_region,
+                              &MsixCapability::write_region)) {
   uint64_t table_end = uint64_t(table_offset) + kMsixEntrySize * vectors;
   uint64_t pba_end = uint64_t(pba_offset) + 8 * pba_.size();
   if (vectors == 0 || vectors > kMsixMaxVectors || bar >= pci::kBars || (table_offset & 7) ||
@@ -272,6 +241,19 @@ void MsixCapability::write_dword(uint64_t offset, uint32_t value) {
       deliver_unmasked();
       break;
   }
+}
+
+// The BAR region holding the table and the pending bit array. Software
+// uses aligned dword and qword accesses (6.8.2); other sizes are served
+// byte by byte. The pending bits are read-only (writes are undefined).
+uint64_t MsixCapability::read_region(uint64_t offset, unsigned size) {
+  return read_lanes<4>(offset, size, [this](uint64_t dword) { return read_dword(dword); });
+}
+
+void MsixCapability::write_region(uint64_t offset, unsigned size, uint64_t value) {
+  write_lanes<4>(offset, size, value, [this](uint64_t dword, uint64_t bits, uint64_t mask) {
+    write_dword(dword, uint32_t((read_dword(dword) & ~mask) | bits));
+  });
 }
 
 void MsixCapability::notify(unsigned vector) {

@@ -103,7 +103,6 @@ class MsixCapability {
   bool pending(unsigned vector) const;
 
  private:
-  class Region;
   struct Entry {
     uint32_t address_low = 0;
     uint32_t address_high = 0;
@@ -113,6 +112,8 @@ class MsixCapability {
 
   uint32_t read_dword(uint64_t offset) const;
   void write_dword(uint64_t offset, uint32_t value);
+  uint64_t read_region(uint64_t offset, unsigned size);
+  void write_region(uint64_t offset, unsigned size, uint64_t value);
   void set_pending(unsigned vector, bool on);
   void deliver_unmasked();
 

@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "devices/range_view.h"
 
 namespace tv::dev {
 namespace {
@@ -30,40 +31,6 @@ bool valid_route_irq(unsigned irq) { return irq >= 3 && irq != 8 && irq != 13; }
 
 }  // namespace
 
-// 0xCF8: only dword accesses reach CONFIG_ADDRESS (3.2.2.3.2); byte and
-// word accesses belong to other PC registers, so they read all-ones and
-// are dropped here.
-class PciBus::AddressPort final : public IoDevice {
- public:
-  explicit AddressPort(PciBus& bus) : bus_(bus) {}
-  std::string_view name() const override { return "pci-config-address"; }
-  uint64_t read(uint64_t offset, unsigned size) override {
-    if (offset != 0 || size != 4) return all_ones(size);
-    return bus_.config_address_;
-  }
-  void write(uint64_t offset, unsigned size, uint64_t value) override {
-    if (offset == 0 && size == 4) bus_.config_address_ = uint32_t(value) & kConfigAddressMask;
-  }
-
- private:
-  PciBus& bus_;
-};
-
-class PciBus::DataPort final : public IoDevice {
- public:
-  explicit DataPort(PciBus& bus) : bus_(bus) {}
-  std::string_view name() const override { return "pci-config-data"; }
-  uint64_t read(uint64_t offset, unsigned size) override {
-    return bus_.data_read(unsigned(offset), size);
-  }
-  void write(uint64_t offset, unsigned size, uint64_t value) override {
-    bus_.data_write(unsigned(offset), size, uint32_t(value));
-  }
-
- private:
-  PciBus& bus_;
-};
-
 PciBus::RamCheck PciBus::ram_below(uint64_t size) {
   return [size](uint64_t base, uint64_t) { return base < size; };
 }
@@ -74,8 +41,10 @@ PciBus::PciBus(Bus& pio, Bus& mmio, RamCheck overlaps_ram, IrqSink* ioapic, IrqS
       overlaps_ram_(std::move(overlaps_ram)),
       ioapic_(ioapic),
       pic_(pic),
-      address_port_(std::make_shared<AddressPort>(*this)),
-      data_port_(std::make_shared<DataPort>(*this)) {
+      address_port_(make_range_view(*this, "pci-config-address", &PciBus::read_address,
+                                    &PciBus::write_address)),
+      data_port_(
+          make_range_view(*this, "pci-config-data", &PciBus::read_data, &PciBus::write_data)) {
   // The PIIX3 resets these to 0x80 (not routed) and the BIOS programs
   // them. There is no firmware here, so they start as SeaBIOS leaves them.
   for (unsigned link = 0; link < pc::kPciLinks; ++link)
@@ -134,26 +103,38 @@ void PciBus::config_write(unsigned slot, unsigned function, unsigned offset, uns
   if (device && offset + size <= pci::kConfigSize) device->write_config(offset, size, value);
 }
 
+// 0xCF8: only dword accesses reach CONFIG_ADDRESS (3.2.2.3.2); byte and
+// word accesses belong to other PC registers, so they read all-ones and
+// are dropped here.
+uint64_t PciBus::read_address(uint64_t offset, unsigned size) {
+  if (offset != 0 || size != 4) return all_ones(size);
+  return config_address_;
+}
+
+void PciBus::write_address(uint64_t offset, unsigned size, uint64_t value) {
+  if (offset == 0 && size == 4) config_address_ = uint32_t(value) & kConfigAddressMask;
+}
+
 // CONFIG_DATA: byte n of the window is byte n of the dword that
 // CONFIG_ADDRESS selects. Only bus 0 exists; with the enable bit clear
 // the window is not decoded at all. Bytes of a wide access that fall past
 // 0xCFF are not part of the window and read all-ones.
-uint32_t PciBus::data_read(unsigned offset, unsigned size) {
+uint64_t PciBus::read_data(uint64_t offset, unsigned size) {
   uint32_t address = config_address_;
   if (!(address & kConfigEnable) || ((address >> 16) & 0xFF) != 0 || offset >= 4)
     return all_ones(size);
-  unsigned inside = std::min(size, 4 - offset);
-  uint32_t value =
-      config_read((address >> 11) & 0x1F, (address >> 8) & 0x7, (address & 0xFC) + offset, inside);
+  unsigned inside = std::min(size, 4 - unsigned(offset));
+  uint32_t value = config_read((address >> 11) & 0x1F, (address >> 8) & 0x7,
+                               (address & 0xFC) + unsigned(offset), inside);
   return value | (all_ones(size) & ~all_ones(inside));
 }
 
-void PciBus::data_write(unsigned offset, unsigned size, uint32_t value) {
+void PciBus::write_data(uint64_t offset, unsigned size, uint64_t value) {
   uint32_t address = config_address_;
   if (!(address & kConfigEnable) || ((address >> 16) & 0xFF) != 0 || offset >= 4) return;
-  unsigned inside = std::min(size, 4 - offset);
-  config_write((address >> 11) & 0x1F, (address >> 8) & 0x7, (address & 0xFC) + offset, inside,
-               value & all_ones(inside));
+  unsigned inside = std::min(size, 4 - unsigned(offset));
+  config_write((address >> 11) & 0x1F, (address >> 8) & 0x7, (address & 0xFC) + unsigned(offset),
+               inside, uint32_t(value) & all_ones(inside));
 }
 
 // --- BARs ----------------------------------------------------------------------

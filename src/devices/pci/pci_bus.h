@@ -86,12 +86,11 @@ class PciBus {
   void unmap_bar(const BarSpec& spec, uint64_t base);
 
  private:
-  class AddressPort;
-  class DataPort;
-
   PciDevice* find(unsigned slot, unsigned function) const;
-  uint32_t data_read(unsigned offset, unsigned size);
-  void data_write(unsigned offset, unsigned size, uint32_t value);
+  uint64_t read_address(uint64_t offset, unsigned size);
+  void write_address(uint64_t offset, unsigned size, uint64_t value);
+  uint64_t read_data(uint64_t offset, unsigned size);
+  void write_data(uint64_t offset, unsigned size, uint64_t value);
   void update_link(unsigned link);
   void update_pic();
   void log_bar_conflict(const std::string& what);

@@ -56,16 +56,16 @@ static size_t append_mem(char *out, size_t size, const struct diff_case *c) {
 }
 
 static void format_line(char *out, size_t size, uint32_t index, const struct diff_case *c,
-                        const struct diff_regs *after) {
+                        const struct regs *after) {
   size_t n = (size_t)snprintf(out, size, "case %u:", index);
   for (int r = 0; r < DIFF_NREGS && n < size; ++r) {
     if (r == DIFF_ESP) continue;
     if (r == c->base_reg) {
       /* The buffer's address differs between runners; its offset not. */
       n += (size_t)snprintf(out + n, size - n, " %s=B+%x", reg_names[r],
-                            after->r[r] - (uint32_t)(uintptr_t)data);
+                            after->gpr[r] - (uint32_t)(uintptr_t)data);
     } else {
-      n += (size_t)snprintf(out + n, size - n, " %s=%08x", reg_names[r], after->r[r]);
+      n += (size_t)snprintf(out + n, size - n, " %s=%08x", reg_names[r], after->gpr[r]);
     }
   }
   if (n < size) {
@@ -75,15 +75,15 @@ static void format_line(char *out, size_t size, uint32_t index, const struct dif
   if (n < size) append_mem(out + n, size - n, c);
 }
 
-static void run_one(const struct diff_case *c, uint8_t *slot, struct diff_regs *regs) {
+static void run_one(const struct diff_case *c, uint8_t *slot, struct regs *regs) {
   memcpy(data, c->data, sizeof data);
-  memcpy(regs->r, c->regs, sizeof regs->r);
-  regs->r[c->base_reg] = (uint32_t)(uintptr_t)data + DIFF_BASE_OFFSET;
+  memcpy(regs->gpr, c->regs, sizeof regs->gpr);
+  regs->gpr[c->base_reg] = (uint32_t)(uintptr_t)data + DIFF_BASE_OFFSET;
   /* Bit 1 of EFLAGS is always 1 (SDM Vol. 1 3.4.3). */
   regs->eflags = (c->eflags & DIFF_CASE_FLAGS) | 0x2;
   memcpy(slot, c->code, c->code_len);
   slot[c->code_len] = RET_OPCODE;
-  diff_run_case(regs, slot);
+  run_regs(regs, (void (*)(void))slot);
 }
 
 void diff_run_all(const void *file, uint8_t *code_area, void (*emit)(const char *line)) {
@@ -91,7 +91,7 @@ void diff_run_all(const void *file, uint8_t *code_area, void (*emit)(const char 
   const struct diff_case *cases = (const struct diff_case *)(header + 1);
   static char line[LINE_MAX];
   for (uint32_t i = 0; i < header->count; ++i) {
-    struct diff_regs regs;
+    struct regs regs;
     run_one(&cases[i], code_area + (size_t)i * DIFF_SLOT_SIZE, &regs);
     format_line(line, sizeof line, i, &cases[i], &regs);
     emit(line);

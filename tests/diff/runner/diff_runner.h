@@ -7,14 +7,7 @@
 #include <stdint.h>
 
 #include "case_format.h"
-
-/* Registers in ModRM order (ESP unused) and EFLAGS, in and out. */
-struct diff_regs {
-  uint32_t r[DIFF_NREGS];
-  uint32_t eflags;
-};
-
-void diff_run_case(struct diff_regs *regs, const void *code);
+#include "run_regs.h"
 
 /* Checks a case file in memory; returns its case count, or -1 and sets
  * *error. */

@@ -24,8 +24,7 @@ static uint32_t free_ram_start(const struct multiboot_info *info) {
 }
 
 void kmain(uint32_t magic, const struct multiboot_info *info) {
-  gdt_init();
-  idt_init(); /* a stray fault reports itself instead of resetting */
+  descriptor_tables_init(); /* a stray fault reports itself instead of resetting */
   if (!check_eq(magic, MULTIBOOT_BOOTLOADER_MAGIC, "multiboot magic")) return;
   if (!check((info->flags & MULTIBOOT_INFO_MODS) && info->mods_count >= 1,
              "no case file: pass it as a multiboot module (initrd)")) {

@@ -1,11 +1,14 @@
-/* run_regs(struct regs *r, void (*code)(void)): the harness every cpu
- * group uses. It loads EFLAGS and the general registers but ESP from *r,
- * calls the snippet, and stores the registers and EFLAGS the snippet left.
- * Offsets follow struct regs in cpu.h. The snippet returns with RET; CLD
- * afterwards restores the DF = 0 the C ABI relies on. */
+/* run_regs(struct regs *r, void (*code)(void)), declared in run_regs.h:
+ * loads EFLAGS and the general registers but ESP from *r, calls the
+ * snippet, and stores the registers and EFLAGS the snippet left. Offsets
+ * follow struct regs. The snippet returns with RET; CLD afterwards restores
+ * the DF = 0 the C ABI relies on (System V i386 ABI, 2.2.2). No globals and
+ * no absolute addresses: the differential test's native runner, a Linux
+ * program, links it too. */
 
         .text
         .globl run_regs
+        .type run_regs, @function
 run_regs:
         pushl %ebp
         pushl %ebx
@@ -45,5 +48,6 @@ run_regs:
         popl %ebx
         popl %ebp
         ret
+        .size run_regs, . - run_regs
 
         .section .note.GNU-stack, "", @progbits
