@@ -88,12 +88,17 @@ int main(int argc, char** argv) {
 
   tv::Config config;
   std::string mem = "256M", tc_size = "64M", backend = "bt";
+  std::vector<std::string> disks;
   auto* run = app.add_subcommand("run", "boot a guest kernel");
   run->add_option("--kernel", config.kernel, "multiboot ELF kernel or Linux bzImage")->required();
   run->add_option(
       "--initrd", config.initrds,
       "initial ramdisk or multiboot module: \"FILE [ARGS][,FILE2 [ARGS2]]\" (repeatable)");
   run->add_option("--append", config.append, "kernel command line");
+  run->add_option(
+      "--disk", disks,
+      "raw disk image: \"FILE[,if=virtio|ide][,readonly][,cache=writeback|none|unsafe]\""
+      " (repeatable)");
   run->add_option("--mem", mem, "guest RAM, e.g. 64M or 1G (default 256M)");
   run->add_option("--backend", backend, "bt (binary translation, default) or kvm");
   run->add_option("--tc-size", tc_size, "translation cache size (bt, default 64M)");
@@ -130,6 +135,7 @@ int main(int argc, char** argv) {
     config.backend = parse_backend(backend);
     config.mem_bytes = parse_size_option("--mem", mem);
     config.tc_size_bytes = parse_size_option("--tc-size", tc_size);
+    for (const auto& d : disks) config.disks.push_back(tv::parse_disk(d));
     tv::validate(config);
     return run_guest(config);
   } catch (const tv::Error& e) {

@@ -10,6 +10,20 @@ namespace tv {
 
 enum class BackendKind { kBt, kKvm };
 
+// One --disk: a raw image file and how the guest sees it (QEMU's -drive
+// names: if=, readonly, cache=).
+enum class DiskInterface { kVirtio, kIde };
+// kWriteback: host page cache, guest flushes fdatasync. kNone: O_DIRECT
+// (bypasses the page cache), flushes still fdatasync. kUnsafe: flushes are
+// ignored; a host crash can lose anything the guest wrote.
+enum class DiskCache { kWriteback, kNone, kUnsafe };
+struct DiskConfig {
+  std::string path;
+  DiskInterface interface = DiskInterface::kVirtio;
+  bool read_only = false;
+  DiskCache cache = DiskCache::kWriteback;
+};
+
 struct Config {
   std::string kernel;
   std::vector<std::string> initrds;
@@ -20,6 +34,7 @@ struct Config {
   bool perf_map = false;  // write /tmp/perf-PID.map for host perf
   std::string profile_json;
   uint64_t tc_size_bytes = 64ull << 20;
+  std::vector<DiskConfig> disks;  // in command-line order
 };
 
 // Guest RAM limits: enough for the multiboot structures and a kernel, and
@@ -40,6 +55,16 @@ struct InitrdSpec {
   std::string cmdline;
 };
 std::vector<InitrdSpec> parse_initrd(const std::string& value);
+
+// One --disk value: "FILE[,if=virtio|ide][,readonly[=on|off]][,cache=
+// writeback|none|unsafe]" (",," is a literal comma in FILE, as in QEMU).
+// Throws tv::Error quoting the bad part.
+DiskConfig parse_disk(const std::string& value);
+
+// Disks per interface: the IDE controller's four positions (primary and
+// secondary, master and slave); virtio-blk disks take one PCI slot each.
+constexpr size_t kMaxIdeDisks = 4;
+constexpr size_t kMaxVirtioDisks = 8;
 
 // Throws tv::Error with a one-line message if `config` cannot run.
 void validate(const Config& config);

@@ -1,5 +1,6 @@
 #include "vmm/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "base/error.h"
@@ -61,6 +62,92 @@ TEST(ParseInitrd, QemuSyntax) {
   auto empty = parse_initrd("");
   ASSERT_EQ(empty.size(), 1u);
   EXPECT_EQ(empty[0].path, "");
+}
+
+}  // namespace
+}  // namespace tv
+
+namespace tv {
+namespace {
+
+TEST(ConfigParseDisk, DefaultsAreVirtioWritebackReadWrite) {
+  DiskConfig d = parse_disk("disk.img");
+  EXPECT_EQ(d.path, "disk.img");
+  EXPECT_EQ(d.interface, DiskInterface::kVirtio);
+  EXPECT_FALSE(d.read_only);
+  EXPECT_EQ(d.cache, DiskCache::kWriteback);
+}
+
+TEST(ConfigParseDisk, EveryOption) {
+  DiskConfig d = parse_disk("/images/a.img,if=ide,readonly,cache=none");
+  EXPECT_EQ(d.path, "/images/a.img");
+  EXPECT_EQ(d.interface, DiskInterface::kIde);
+  EXPECT_TRUE(d.read_only);
+  EXPECT_EQ(d.cache, DiskCache::kNone);
+
+  EXPECT_TRUE(parse_disk("a.img,readonly=on").read_only);
+  EXPECT_FALSE(parse_disk("a.img,readonly=off").read_only);
+  EXPECT_EQ(parse_disk("a.img,cache=unsafe").cache, DiskCache::kUnsafe);
+  EXPECT_EQ(parse_disk("a.img,cache=writeback").cache, DiskCache::kWriteback);
+  EXPECT_EQ(parse_disk("a.img,if=virtio").interface, DiskInterface::kVirtio);
+  EXPECT_EQ(parse_disk("file=a.img,if=ide").path, "a.img");    // QEMU's -drive spelling
+  EXPECT_EQ(parse_disk("a,,b.img,readonly").path, "a,b.img");  // ",," is a literal comma
+  EXPECT_TRUE(parse_disk("a,,b.img,readonly").read_only);
+}
+
+// Each bad form fails with one line that quotes the offending part.
+void expect_disk_error(const std::string& value, const std::string& quoted) {
+  try {
+    parse_disk(value);
+    ADD_FAILURE() << "no error for --disk '" << value << "'";
+  } catch (const Error& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find(quoted), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+TEST(ConfigParseDisk, RejectsBadForms) {
+  expect_disk_error("", "empty file name");
+  expect_disk_error(",if=ide", "empty file name");
+  expect_disk_error("file=", "empty file name");
+  expect_disk_error("a.img,", "empty option");
+  expect_disk_error("a.img,,,", "empty option");  // "a.img," then an empty option
+  expect_disk_error("a.img,if=scsi", "if=scsi");
+  expect_disk_error("a.img,if=", "'if='");
+  expect_disk_error("a.img,if", "'if'");
+  expect_disk_error("a.img,readonly=maybe", "readonly=maybe");
+  expect_disk_error("a.img,cache=writethrough", "cache=writethrough");
+  expect_disk_error("a.img,cache", "'cache'");
+  expect_disk_error("a.img,format=qcow2", "unknown option 'format'");
+  expect_disk_error("a.img,=x", "unknown option ''");
+  expect_disk_error("a.img,if=ide,if=virtio", "'if' given twice");
+  expect_disk_error("a.img,readonly,readonly=off", "'readonly' given twice");
+}
+
+TEST(ConfigValidate, DiskCountsPerInterfaceAndDuplicates) {
+  Config c;
+  for (size_t i = 0; i < kMaxIdeDisks; ++i)
+    c.disks.push_back(parse_disk(fmt::format("ide{}.img,if=ide", i)));
+  for (size_t i = 0; i < kMaxVirtioDisks; ++i)
+    c.disks.push_back(parse_disk(fmt::format("vd{}.img", i)));
+  EXPECT_NO_THROW(validate(c));
+
+  Config ide = c;
+  ide.disks.push_back(parse_disk("one-more.img,if=ide"));
+  EXPECT_THROW(validate(ide), Error);
+  Config virtio = c;
+  virtio.disks.push_back(parse_disk("one-more.img"));
+  EXPECT_THROW(validate(virtio), Error);
+
+  Config twice;
+  twice.disks = {parse_disk("a.img"), parse_disk("a.img,if=ide,readonly")};
+  try {
+    validate(twice);
+    ADD_FAILURE() << "the same image twice passed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'a.img' is given twice"), std::string::npos);
+  }
 }
 
 }  // namespace
