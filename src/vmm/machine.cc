@@ -29,6 +29,8 @@
 #include "vmm/bios_state.h"
 #include "vmm/linux_loader.h"
 #include "vmm/multiboot.h"
+#include "vmm/pci_firmware.h"
+#include "vmm/storage.h"
 #include "vmm/terminal.h"
 
 namespace tv {
@@ -70,6 +72,7 @@ Machine::Machine(const Config& config, BackendFactory make_backend)
 }
 
 Machine::~Machine() {
+  storage_.reset();  // finishes every disk request while the backend still exists
   stop_input_thread();
   g_kick_target.store(nullptr);
   if (timer_created_) timer_delete(static_cast<timer_t>(timer_));
@@ -85,6 +88,10 @@ void Machine::add_devices() {
   platform_ = std::make_unique<Platform>(pio_, mmio_, clock_, *this, memory_.size());
   for (auto [io, timed] : platform_->timed_devices()) add_timed(io, timed);
   dev::IrqSink& isa = platform_->isa_irq();
+  storage_ = std::make_unique<Storage>(
+      config_, memory_, pio_, *platform_, [this] { wake_for_completions(); },
+      [this] { return backend_.get(); });
+  assign_pci_resources(platform_->pci());
 
   uart_ = std::make_shared<dev::Uart16550>(isa, 4, [this](uint8_t b) { emit(b); });
   pio_.insert(0x3F8, 8, uart_);
@@ -189,7 +196,19 @@ std::optional<uint64_t> Machine::next_deadline() {
 void Machine::service_devices() {
   uint64_t now = clock_.now_ns();
   for (auto* d : timed_) d->advance(now);
+  storage_->drain();
   take_host_input();
+}
+
+// An I/O thread finished a disk request (or the vCPU thread refused one):
+// wake a HLT sleep and make a running guest exit to the service loop.
+void Machine::wake_for_completions() {
+  {
+    std::lock_guard lock(input_mutex_);
+    input_pending_ = true;
+  }
+  input_cv_.notify_one();
+  pthread_kill(vcpu_thread_, kKickSignal);
 }
 
 void Machine::arm_timer(std::optional<uint64_t> deadline_ns) {
@@ -263,6 +282,7 @@ MachineExit Machine::run() {
     }
   }
   arm_timer(std::nullopt);
+  storage_->finish();
   flush_output();
   return *stop_;
 }

@@ -25,6 +25,7 @@
 namespace tv {
 
 class Terminal;
+class Storage;
 
 namespace dev {
 class Uart16550;
@@ -88,6 +89,7 @@ class Machine final : public dev::MachineControl {
   void start_input_thread();
   void stop_input_thread();
   void take_host_input();
+  void wake_for_completions();
   void emit(uint8_t byte);
   void flush_output();
 
@@ -97,6 +99,7 @@ class Machine final : public dev::MachineControl {
   dev::Bus pio_{dev::BusKind::kPio};
   dev::Bus mmio_{dev::BusKind::kMmio};
   std::unique_ptr<Platform> platform_;
+  std::unique_ptr<Storage> storage_;  // disks, virtio-rng: after the platform they plug into
   std::shared_ptr<dev::Uart16550> uart_;
   std::shared_ptr<dev::Pit8254> pit_;
   std::shared_ptr<dev::Rtc> rtc_;

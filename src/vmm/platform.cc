@@ -122,6 +122,8 @@ void Platform::map_lapic() {
   }
 }
 
+dev::ApicBus& Platform::apic_bus() { return *cluster_; }
+
 std::optional<uint64_t> Platform::read_msr(uint32_t msr) const {
   switch (msr) {
     case x86::kMsrApicBase: return lapic_->apic_base();

@@ -28,6 +28,7 @@ class ApicCluster;
 class Hpet;
 class AcpiPm;
 class PciBus;
+class ApicBus;
 }  // namespace dev
 
 class Platform {
@@ -49,6 +50,8 @@ class Platform {
   dev::PicPair& pic() { return *pic_; }
   dev::LocalApic& lapic() { return *lapic_; }
   dev::PciBus& pci() { return *pci_; }
+  // Where MSI and MSI-X messages go.
+  dev::ApicBus& apic_bus();
   // The timed devices for the run loop, with the bus device that programs each.
   std::vector<std::pair<const dev::IoDevice*, dev::TimedDevice*>> timed_devices() const;
 
