@@ -9,24 +9,15 @@
 
 #define IO_BITMAP_BYTES 8192
 
-struct tss32 {
-  uint16_t link, link_hi;
-  uint32_t esp0;
-  uint16_t ss0, ss0_hi;
-  uint32_t esp1;
-  uint16_t ss1, ss1_hi;
-  uint32_t esp2;
-  uint16_t ss2, ss2_hi;
-  uint32_t cr3, eip, eflags, eax, ecx, edx, ebx, esp, ebp, esi, edi;
-  uint16_t es, es_hi, cs, cs_hi, ss, ss_hi, ds, ds_hi, fs, fs_hi, gs, gs_hi, ldt, ldt_hi;
-  uint16_t trap;
-  uint16_t iomap_base;
+/* The ring-3 TSS: the architectural part and the I/O bitmap after it. */
+struct tss_with_iomap {
+  struct tss32 t;
   uint8_t iomap[IO_BITMAP_BYTES + 1];
 } __attribute__((packed));
 
 _Static_assert(__builtin_offsetof(struct tss32, iomap_base) == 0x66, "TSS layout (Figure 7-2)");
 
-static struct tss32 tss __attribute__((aligned(128)));
+static struct tss_with_iomap tss __attribute__((aligned(128)));
 static uint8_t tss_stack[TSS_STACK_SIZE] __attribute__((aligned(16)));
 
 void (*sysenter_handler)(struct sysenter_frame *frame);
@@ -40,9 +31,9 @@ void tss_init(void) {
   gdt_set_segment(GDT_USER_DS >> 3, 0, 3, GDT_ACCESS_DATA_RW);
 
   memset(&tss, 0, sizeof tss);
-  tss.ss0 = GDT_KERNEL_DS;
-  tss.esp0 = tss_stack_top();
-  tss.iomap_base = __builtin_offsetof(struct tss32, iomap);
+  tss.t.ss0 = GDT_KERNEL_DS;
+  tss.t.esp0 = tss_stack_top();
+  tss.t.iomap_base = __builtin_offsetof(struct tss_with_iomap, iomap);
   memset(tss.iomap, 0xFF, sizeof tss.iomap);
   gdt_set_entry(GDT_TSS_SEL >> 3, (uint32_t)&tss, sizeof tss - 1,
                 GDT_ACCESS_PRESENT | GDT_ACCESS_TSS32, 0);
@@ -51,9 +42,9 @@ void tss_init(void) {
 
 uint32_t tss_stack_top(void) { return (uint32_t)tss_stack + sizeof tss_stack; }
 
-void tss_set_esp0(uint32_t esp0) { tss.esp0 = esp0; }
+void tss_set_esp0(uint32_t esp0) { tss.t.esp0 = esp0; }
 
-uint32_t tss_esp0(void) { return tss.esp0; }
+uint32_t tss_esp0(void) { return tss.t.esp0; }
 
 void tss_allow_port(uint16_t port, bool allow) {
   uint8_t bit = (uint8_t)(1u << (port & 7));

@@ -31,6 +31,21 @@
 
 #define TSS_STACK_SIZE 16384
 
+/* A 32-bit TSS without its I/O bitmap (SDM Vol. 3A 7.2.1, Figure 7-2). */
+struct tss32 {
+  uint16_t link, link_hi;
+  uint32_t esp0;
+  uint16_t ss0, ss0_hi;
+  uint32_t esp1;
+  uint16_t ss1, ss1_hi;
+  uint32_t esp2;
+  uint16_t ss2, ss2_hi;
+  uint32_t cr3, eip, eflags, eax, ecx, edx, ebx, esp, ebp, esi, edi;
+  uint16_t es, es_hi, cs, cs_hi, ss, ss_hi, ds, ds_hi, fs, fs_hi, gs, gs_hi, ldt, ldt_hi;
+  uint16_t trap;
+  uint16_t iomap_base;
+} __attribute__((packed));
+
 /* Writes user code/data descriptors (flat, DPL 3) and the TSS descriptor
  * into the GDT and loads TR. SS0:ESP0 = kernel data : top of a 16 KiB
  * stack of its own; every I/O port is closed. Call after gdt_init(). */

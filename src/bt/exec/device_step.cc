@@ -1,10 +1,9 @@
 #include "bt/exec/device_step.h"
 
-#include <Zydis/Zydis.h>
-
 #include <cstring>
 
 #include "arch/x86.h"
+#include "bt/exec/host_insn.h"
 
 namespace tv::bt {
 namespace {
@@ -52,12 +51,10 @@ StepStart begin_device_step(DeviceStep& step, mmu::ShadowMmu& mmu, dev::Bus& bus
                             mmu::HostStatus& host) {
   if (step.active) return StepStart::kNotSteppable;
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
-  ZydisDecoder dec;
-  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  ZydisDecodedInstruction insn;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn, ops)))
-    return StepStart::kNotSteppable;
+  HostInsn h;
+  if (!decode_host_insn(pc, h)) return StepStart::kNotSteppable;
+  const ZydisDecodedInstruction& insn = h.insn;
+  const ZydisDecodedOperand* ops = h.ops;
   const bool write_fault = (uc->uc_mcontext.gregs[REG_ERR] & x86::kPfWrite) != 0;
   const ZydisDecodedOperand* op = faulting_operand(ops, insn.operand_count_visible, write_fault);
   if (!op) op = faulting_operand(ops, insn.operand_count, write_fault);  // implicit (string) ones

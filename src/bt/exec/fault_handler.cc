@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 
+#include "bt/exec/host_insn.h"
 #include "bt/exec/mmio_emulation.h"
 #include "bt/exec/runtime.h"
 #include "vmm/machine.h"
@@ -82,13 +83,9 @@ void save_guest_state(CpuState& cpu, const ucontext_t* uc) {
 // on hardware) and #XM from SSE ones, or #UD if CR4.OSXMMEXCPT is clear.
 uint8_t fp_exception_vector(BtRuntime& rt, const siginfo_t* si, const uint8_t* pc) {
   if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF) return kDE;
-  ZydisDecoder dec;
-  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  ZydisDecodedInstruction insn;
-  if (!ZYAN_SUCCESS(
-          ZydisDecoderDecodeInstruction(&dec, nullptr, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn)))
-    return kMF;
-  bool sse = insn.meta.isa_set == ZYDIS_ISA_SET_SSE || insn.meta.isa_set == ZYDIS_ISA_SET_SSE2;
+  HostInsn h;
+  if (!decode_host_insn(pc, h)) return kMF;
+  bool sse = h.insn.meta.isa_set == ZYDIS_ISA_SET_SSE || h.insn.meta.isa_set == ZYDIS_ISA_SET_SSE2;
   if (!sse) return kMF;
   return (rt.cpu().cr4 & kCr4Osxmmexcpt) ? kXM : kUD;
 }
@@ -97,17 +94,12 @@ uint8_t fp_exception_vector(BtRuntime& rt, const siginfo_t* si, const uint8_t* p
 // its memory operand's size, or a whole page for string instructions and
 // anything not understood.
 uint32_t write_length(const uint8_t* pc) {
-  ZydisDecoder dec;
-  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  ZydisDecodedInstruction insn;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn, ops)) ||
-      insn.meta.category == ZYDIS_CATEGORY_STRINGOP)
-    return kPage4K;
-  for (unsigned i = 0; i < insn.operand_count; ++i)
-    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-        (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && ops[i].size >= 8)
-      return ops[i].size / 8;
+  HostInsn h;
+  if (!decode_host_insn(pc, h) || h.insn.meta.category == ZYDIS_CATEGORY_STRINGOP) return kPage4K;
+  for (unsigned i = 0; i < h.insn.operand_count; ++i)
+    if (h.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+        (h.ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && h.ops[i].size >= 8)
+      return h.ops[i].size / 8;
   return kPage4K;
 }
 

@@ -1,6 +1,6 @@
 #include "bt/exec/mmio_emulation.h"
 
-#include <Zydis/Zydis.h>
+#include "bt/exec/host_insn.h"
 
 namespace tv::bt {
 namespace {
@@ -70,12 +70,10 @@ uint64_t sign_extend(uint64_t v, unsigned bytes) {
 
 bool emulate_device_access(ucontext_t* uc, dev::Bus& bus, GuestPhys phys) {
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
-  ZydisDecoder dec;
-  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  ZydisDecodedInstruction insn;
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, pc, ZYDIS_MAX_INSTRUCTION_LENGTH, &insn, ops)))
-    return false;
+  HostInsn h;
+  if (!decode_host_insn(pc, h)) return false;
+  const ZydisDecodedInstruction& insn = h.insn;
+  const ZydisDecodedOperand* ops = h.ops;
   const ZydisDecodedOperand& dst = ops[0];
   const ZydisDecodedOperand& src = ops[1];
   switch (insn.mnemonic) {
