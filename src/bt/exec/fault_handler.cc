@@ -241,17 +241,23 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   // not in the code cache (a VMM bug, or a fault nested in this handler,
   // which SA_NODEFER lets in) dies at once. Translated code has no unwind
   // information and a signal frame cannot be unwound, so nothing below may
-  // throw; nor may it allocate, lock or log (malloc, std containers that
-  // grow, spdlog): an allocation can fail or throw and a lock can be held
-  // by another thread. What runs here: the page walker, the shadow MMU's
+  // throw. Translated code holds no lock and is never inside malloc, so a
+  // lock or an allocation here cannot deadlock this thread (another thread
+  // holding the lock only makes it wait); but an allocation can fail, so
+  // the MMU and fault-path code is allocation-free and reports host
+  // failures as values. What runs here: the page walker, the shadow MMU's
   // handle_fault and map_open_bus (preallocated tables; mmap/mprotect
   // failures come back as HostStatus), the device step's scratch page
-  // (SIGTRAP ends a step), Zydis decoding, read-only code-cache
-  // lookups, stats counters, and the MMIO bus with its logging deferred to
-  // the dispatcher (device models behind it keep to the same rule; the
-  // machine's after-access hook only re-arms a timer). A host failure ends
-  // the process here: one line through write(2), the terminal restored,
-  // _exit.
+  // (SIGTRAP ends a step), Zydis decoding, read-only code-cache lookups,
+  // stats counters, and the MMIO bus with its own logging deferred to the
+  // dispatcher. The device models behind the bus are ordinary code: a
+  // first misuse may log once (spdlog takes its registry lock), and a
+  // virtio notify submits a disk request (a queue lock, an allocation).
+  // That is safe by the rule above; a bad_alloc there would end the
+  // process through std::terminate. The adaptive device callout makes this
+  // path rare: a MOV reaches a device here once per instruction. A host
+  // failure ends the process here: one line through write(2), the terminal
+  // restored, _exit.
   auto* uc = static_cast<ucontext_t*>(context);
   BtRuntime* rt = g_runtime;
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
