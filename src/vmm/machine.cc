@@ -45,6 +45,29 @@ void on_kick_signal(int) {
   if (Backend* b = g_kick_target.load(std::memory_order_relaxed)) b->kick();
 }
 
+// SIGTERM, SIGINT, SIGHUP: the run ends at the next exit as if the guest
+// had stopped, so serial output is written and disks are finished and
+// synced on the normal path. Only the first one counts.
+std::atomic<int> g_terminate_signal{0};
+
+void on_terminate_signal(int sig) {
+  int none = 0;
+  g_terminate_signal.compare_exchange_strong(none, sig, std::memory_order_relaxed);
+  on_kick_signal(sig);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = on_kick_signal;
+  sigaction(kKickSignal, &sa, nullptr);
+  sa.sa_handler = on_terminate_signal;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
+  // A closed stdout is an EPIPE from write(2) (flush_output), not a death.
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, nullptr);
+}
+
 std::vector<uint8_t> read_file(const std::string& path, const char* what) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
@@ -194,6 +217,9 @@ std::optional<uint64_t> Machine::next_deadline() {
 }
 
 void Machine::service_devices() {
+  if (int sig = g_terminate_signal.load(std::memory_order_relaxed); sig && !stop_)
+    stop_ = MachineExit{128 + sig,
+                        fmt::format("terminating on signal {} (SIG{})", sig, sigabbrev_np(sig))};
   uint64_t now = clock_.now_ns();
   for (auto* d : timed_) d->advance(now);
   storage_->drain();
@@ -232,24 +258,23 @@ void Machine::wait_for_interrupt() {
     if (stop_ || platform_->interrupt_source().interrupt_pending() || platform_->nmi_pending())
       return;
     std::unique_lock lock(input_mutex_);
-    auto deadline = next_deadline();
-    auto ready = [this] { return input_pending_; };
-    if (deadline) {
-      auto now = clock_.now_ns();
-      if (*deadline > now)
-        input_cv_.wait_for(lock, std::chrono::nanoseconds(*deadline - now), ready);
-    } else {
-      input_cv_.wait(lock, ready);
-    }
+    // At most kSignalPollNs at a time: a termination signal cannot wake a
+    // condition variable (nothing async-signal-safe can), so the sleep
+    // looks at its flag that often.
+    constexpr uint64_t kSignalPollNs = 50'000'000;
+    const uint64_t now = clock_.now_ns();
+    uint64_t wait_ns = kSignalPollNs;
+    if (auto deadline = next_deadline())
+      wait_ns = *deadline > now ? std::min(*deadline - now, wait_ns) : 0;
+    if (wait_ns)
+      input_cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns),
+                         [this] { return input_pending_; });
     input_pending_ = false;
   }
 }
 
 MachineExit Machine::run() {
-  struct sigaction sa {};
-  sa.sa_handler = on_kick_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(kKickSignal, &sa, nullptr);
+  install_signal_handlers();
   g_kick_target.store(backend_.get());
 
   sigevent sev{};
@@ -298,7 +323,12 @@ void Machine::flush_output() {
     ssize_t n = ::write(STDOUT_FILENO, output_.data() + done, output_.size() - done);
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
-      break;  // stdout closed: the guest's output has nowhere to go
+      // stdout closed (a pipe whose reader left): the run ends, cleanly.
+      if (n < 0 && errno == EPIPE && !stop_) {
+        stop_ = MachineExit{0, "standard output closed; stopping"};
+        if (backend_) backend_->kick();
+      }
+      break;
     }
     done += size_t(n);
   }
