@@ -38,6 +38,9 @@ static inline volatile uint16_t *mmio_ptr16(uintptr_t addr) {
     (cond);                                                                         \
   })
 
+/* tv.hold: stop after the flushed write (storage.c). */
+extern bool hold_after_flush;
+
 void check_virtio_rng(void);
 void check_virtio_blk(void);
 void check_ide(void);

@@ -182,6 +182,10 @@ void check_virtio_blk(void) {
   for (unsigned i = 0; i < 512; i++) data[i] = disk_pattern(0, 9, i);
   check_eq(blk_request(&v, BLK_OUT, 5, 512), 0, "write sector 5: status");
   check_eq(blk_request(&v, BLK_FLUSH, 0, 0), 0, "flush: status");
+  if (hold_after_flush) {
+    printf("storage: flushed\n");
+    for (;;) __asm__ volatile("sti\n\thlt");
+  }
   memset(data, 0, sizeof data);
   check_eq(blk_request(&v, BLK_IN, 5, 512), 0, "read sector 5 back: status");
   check(sector_is(0, 9, data), "sector 5 reads back what was written");
