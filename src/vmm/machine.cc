@@ -191,7 +191,7 @@ void Machine::device_accessed(const dev::IoDevice& device) {
   for (size_t i = 0; i < timed_io_.size(); ++i) {
     if (timed_io_[i] != &device) continue;
     deadlines_[i] = timed_[i]->next_deadline_ns();
-    std::optional<uint64_t> best;
+    std::optional<uint64_t> best = output_deadline_;
     for (const auto& t : deadlines_)
       if (t && (!best || *t < *best)) best = t;
     arm_timer(best);
@@ -208,7 +208,7 @@ bool Machine::write_msr(uint32_t msr, uint64_t value) {
 }
 
 std::optional<uint64_t> Machine::next_deadline() {
-  std::optional<uint64_t> best;
+  std::optional<uint64_t> best = output_deadline_;
   for (size_t i = 0; i < timed_.size(); ++i) {
     deadlines_[i] = timed_[i]->next_deadline_ns();
     if (deadlines_[i] && (!best || *deadlines_[i] < *best)) best = deadlines_[i];
@@ -223,6 +223,7 @@ void Machine::service_devices() {
   uint64_t now = clock_.now_ns();
   for (auto* d : timed_) d->advance(now);
   storage_->drain();
+  if (output_deadline_ && now >= *output_deadline_) flush_output();
   take_host_input();
 }
 
@@ -314,10 +315,16 @@ MachineExit Machine::run() {
 
 void Machine::emit(uint8_t byte) {
   output_.push_back(char(byte));
-  if (byte == '\n' || output_.size() >= 4096) flush_output();
+  if (byte == '\n' || output_.size() >= 4096) return flush_output();
+  if (output_deadline_) return;
+  // A partial line (a prompt, a progress bar) goes out within
+  // kOutputDelayNs of its first byte: the host timer brings the vCPU back.
+  output_deadline_ = clock_.now_ns() + kOutputDelayNs;
+  arm_timer(armed_ && *armed_ < *output_deadline_ ? armed_ : output_deadline_);
 }
 
 void Machine::flush_output() {
+  output_deadline_.reset();
   size_t done = 0;
   while (done < output_.size()) {
     ssize_t n = ::write(STDOUT_FILENO, output_.data() + done, output_.size() - done);

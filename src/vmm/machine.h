@@ -112,8 +112,11 @@ class Machine final : public dev::MachineControl {
   std::optional<MachineExit> stop_;
   RunStats stats_;
 
-  // Guest serial output, flushed at line ends and whenever the vCPU stops.
+  // Guest serial output, flushed at line ends, kOutputDelayNs after the
+  // first byte of a partial line, and whenever the vCPU stops.
+  static constexpr uint64_t kOutputDelayNs = 5'000'000;
   std::string output_;
+  std::optional<uint64_t> output_deadline_;
 
   // Host input: the reader thread appends, the vCPU thread drains into the UART.
   std::mutex input_mutex_;
