@@ -23,8 +23,28 @@ namespace {
 
 constexpr int kHostError = 2;
 
+// Control characters in a message (they come from quoted user input, such
+// as --mem $'256M\n') are escaped, so that the error stays one line.
+std::string printable(const std::string& message) {
+  std::string out;
+  for (unsigned char c : message) {
+    if (c >= 0x20 && c != 0x7F) {
+      out += char(c);
+      continue;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default: out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
 int fail(const std::string& message) {
-  std::fprintf(stderr, "transvisor: error: %s\n", message.c_str());
+  std::fprintf(stderr, "transvisor: error: %s\n", printable(message).c_str());
   return kHostError;
 }
 
