@@ -191,8 +191,24 @@ static void check_lea(void) {
   check_flags(r.eflags, FL_CF | FL_ZF, FL_ARITH, "nops keep flags");
 }
 
+/* ARPL (SDM Vol. 2A): valid in protected mode at any CPL; raises the
+ * destination selector's RPL to the source's, ZF = 1 if it did. */
+SNIPPET(op_arpl, "arpl %cx, %ax\n\tsetz %dl\n\tarpl %cx, %bx\n\tsetz %dh\n\tarpl %cx, (%esi)");
+
+static void check_arpl(void) {
+  static volatile uint16_t selector = 0x0011;
+  struct regs r = {.eax = 0xABCD0008, .ebx = 0x001B, .ecx = 0x0002, .esi = (uint32_t)&selector};
+  run_regs(&r, op_arpl);
+  check_eq(r.eax, 0xABCD000A, "arpl raises RPL 0 to 2, upper half kept");
+  check_eq(r.edx & 0xFF, 1, "arpl sets ZF when it changed the RPL");
+  check_eq(r.ebx, 0x001B, "arpl keeps RPL 3 against 2");
+  check_eq((r.edx >> 8) & 0xFF, 0, "arpl clears ZF when it did not");
+  check_eq(selector, 0x0012, "arpl on a memory operand");
+}
+
 void test_misc(void) {
   check_lahf_sahf();
   check_extend();
   check_lea();
+  check_arpl();
 }

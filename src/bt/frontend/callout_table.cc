@@ -182,6 +182,7 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn,
     case ZYDIS_MNEMONIC_AAM:
     case ZYDIS_MNEMONIC_AAD:
     case ZYDIS_MNEMONIC_SALC:
+    case ZYDIS_MNEMONIC_ARPL:
     case ZYDIS_MNEMONIC_BOUND: return &kLegacy;
     case ZYDIS_MNEMONIC_SYSENTER:
     case ZYDIS_MNEMONIC_SYSEXIT: return &kSysenter;
@@ -190,7 +191,6 @@ const CalloutInfo* find_callout(const ZydisDecodedInstruction& insn,
     case ZYDIS_MNEMONIC_UD2:
     case ZYDIS_MNEMONIC_SYSCALL:
     case ZYDIS_MNEMONIC_SYSRET:
-    case ZYDIS_MNEMONIC_ARPL:
     case ZYDIS_MNEMONIC_XGETBV:
     case ZYDIS_MNEMONIC_XSETBV:
     case ZYDIS_MNEMONIC_RDPMC:

@@ -72,6 +72,21 @@ CalloutResult handle_int(CalloutContext& ctx, CpuState& cpu, const CalloutSite& 
   return CalloutResult::kExit;
 }
 
+namespace {
+
+// ARPL (SDM Vol. 2A): raises the destination selector's RPL to the
+// source's and says in ZF whether it did; valid at any CPL in protected
+// mode (the only mode bt runs). The destination is written only when raised.
+void arpl(CpuState& cpu, LinearMemory& mem, const CalloutSite& site) {
+  const uint32_t dst = read_operand(cpu, mem, site.insn, site.ops[0]);
+  const uint32_t src = read_operand(cpu, mem, site.insn, site.ops[1]);
+  const bool raise = (dst & 3) < (src & 3);
+  if (raise) write_operand(cpu, mem, site.insn, site.ops[0], (dst & ~3u) | (src & 3));
+  cpu.host_flags = raise ? cpu.host_flags | kFlagZf : cpu.host_flags & ~uint64_t(kFlagZf);
+}
+
+}  // namespace
+
 CalloutResult handle_legacy(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site) {
   LinearMemory& mem = ctx.memory();
   switch (site.insn.mnemonic) {
@@ -86,6 +101,7 @@ CalloutResult handle_legacy(CalloutContext& ctx, CpuState& cpu, const CalloutSit
     case ZYDIS_MNEMONIC_AAM: aam(cpu, uint8_t(site.ops[0].imm.value.u)); break;
     case ZYDIS_MNEMONIC_AAD: aad(cpu, uint8_t(site.ops[0].imm.value.u)); break;
     case ZYDIS_MNEMONIC_SALC: salc(cpu); break;
+    case ZYDIS_MNEMONIC_ARPL: arpl(cpu, mem, site); break;
     case ZYDIS_MNEMONIC_BOUND: {
       const auto& m = site.ops[1];
       bound(cpu, mem, osize(site), gpr_index(site.ops[0].reg.value), seg_of(m.mem.segment),
