@@ -41,6 +41,7 @@
 /* Control-register bits (SDM Vol. 3A 2.5). */
 #define CR0_WP 0x00010000u
 #define CR0_PG 0x80000000u
+#define CR4_TSD 0x00000004u
 #define CR4_PSE 0x00000010u
 #define CR4_PGE 0x00000080u
 

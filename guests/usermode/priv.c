@@ -74,6 +74,11 @@ void test_privileged(void) {
     expect_gp(gp_cases[i].name, gp_cases[i].stub, gp_cases[i].port, EFLAGS_IF);
   }
   expect_ok("rdtsc", priv_rdtsc, 0, EFLAGS_IF);
+  /* CR4.TSD makes RDTSC privileged (SDM Vol. 2B RDTSC). */
+  write_cr4(read_cr4() | CR4_TSD);
+  expect_gp("rdtsc with CR4.TSD", priv_rdtsc, 0, EFLAGS_IF);
+  write_cr4(read_cr4() & ~CR4_TSD);
+  expect_ok("rdtsc after CR4.TSD is cleared", priv_rdtsc, 0, EFLAGS_IF);
   check_eq(run_user((uint32_t)user_popf, EFLAGS_FIXED | EFLAGS_IF, 0, 0, 0), RET_SNAPSHOT, "popf");
   check_eq(snap.eax & (EFLAGS_IF | EFLAGS_IOPL3), EFLAGS_IF, "POPF at CPL 3: IF and IOPL kept");
   /* IOPL = 3 lets ring 3 use CLI/STI and any port, bitmap or not (PIC

@@ -43,6 +43,7 @@ uint32_t Mode::of(const CpuState& cpu) {
   if (cpu.cr0 & x86::kCr0Ts) m |= kCr0Ts;
   if (!(cpu.cr4 & (1u << 9))) m |= kNoOsfxsr;
   if (cpu.cr4 & (1u << 10)) m |= kOsxmmexcpt;
+  if ((cpu.cr4 & x86::kCr4Tsd) && cpu.cpl > 0) m |= kTscFaults;
   return m;
 }
 

@@ -29,6 +29,11 @@ Flow BlockBuilder::translate(const Insn& i) {
     e_.sync_exit(i.eip);
     return Flow::kEnd;
   }
+  if ((req_.mode & Mode::kTscFaults) && i.d.mnemonic == ZYDIS_MNEMONIC_RDTSC) {
+    callout(i, raise_gp_callout());
+    e_.sync_exit(i.eip);
+    return Flow::kEnd;
+  }
   if (req_.device_eips && (req_.mode & Mode::kFlat) && !(req_.mode & Mode::kSegChecks) &&
       req_.device_eips->count(req_.cs_base + i.eip) && is_device_move(i.d, i.ops)) {
     callout(i, device_move_callout());

@@ -31,6 +31,8 @@ struct Mode {
   // A usable data segment has a limit below 4 GiB, is expand-down or is
   // read-only: memory accesses check the offset range (SDM Vol. 3A 5.3).
   static constexpr uint32_t kSegChecks = 1u << 10;
+  // CR4.TSD at CPL > 0: RDTSC raises #GP(0) (SDM Vol. 2B RDTSC).
+  static constexpr uint32_t kTscFaults = 1u << 11;
   static uint32_t of(const CpuState& cpu);
 };
 
