@@ -146,7 +146,28 @@ static void check_far_transfers(void) {
   check_eq(r.ecx, 0, "far jmp m16:32 skips the fall-through");
 }
 
+/* The LDTR as reset leaves it (SDM Vol. 3A 9.1.1, Table 9-1): selector
+ * 0, base 0, limit 0xFFFF, present, so before any LLDT an LDT selector
+ * reads its descriptor from linear address 8 * index. Descriptor 1 of that
+ * table is written at linear 8 (the real-mode IVT, unused here). */
+SNIPPET(op_ldt_load, "movl %ds, %ecx\n\tmovl %ebx, %ds\n\tmovl %ds, %eax\n\tmovl %ecx, %ds");
+
+static void check_reset_ldtr(void) {
+  uint32_t addr = 8;
+  __asm__("" : "+r"(addr)); /* hide the low constant address from GCC */
+  volatile uint32_t *ldt1 = (volatile uint32_t *)addr;
+  const uint32_t saved[2] = {ldt1[0], ldt1[1]};
+  ldt1[0] = 0x0000FFFF; /* flat read/write data, DPL 0, accessed */
+  ldt1[1] = 0x00CF9300;
+  struct regs r = {.ebx = 0x0C}; /* index 1, TI = 1, RPL 0 */
+  run_regs(&r, op_ldt_load);
+  check_eq(r.eax, 0x0C, "an LDT selector loads through the reset LDTR (base 0)");
+  ldt1[0] = saved[0];
+  ldt1[1] = saved[1];
+}
+
 void test_segments(void) {
+  check_reset_ldtr();
   check_data_segments();
   check_rewritten_descriptor();
   check_far_transfers();

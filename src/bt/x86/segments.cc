@@ -66,7 +66,9 @@ void reset_flat_protected_mode(CpuState& cpu, uint16_t code_sel, uint16_t data_s
   const Segment data{data_sel, uint16_t(kFlags | kAttrP | kAttrS | 0x3), 0, 0xFFFFFFFF};
   for (unsigned r = 0; r < kNumSegRegs; ++r) cpu.seg[r] = data;
   cpu.seg[kCs] = code;
-  cpu.ldtr = null_segment(0);
+  // The LDTR keeps its reset state (SDM Vol. 3A 9.1.1, Table 9-1): base 0,
+  // limit 0xFFFF, present, an LDT; QEMU's firmware path leaves it so too.
+  cpu.ldtr = Segment{0, uint16_t(kAttrP | 0x2), 0, 0xFFFF};
   cpu.tr = null_segment(0);
   cpu.gdtr = gdtr;
   cpu.idtr = {};
