@@ -121,6 +121,11 @@ TRAP_SNIPPET_AFTER(op_ds_read, "movl %ebx, %ds", "movl (%esi), %eax");
 TRAP_SNIPPET_AFTER(op_ds_write, "movl %ebx, %ds", "movl %eax, (%esi)");
 TRAP_SNIPPET(op_far_jmp_small, "ljmp $0x60, $0x2000");
 
+/* A null selector loads into DS or ES, but using it is #GP(0) (SDM Vol. 3A
+ * 3.4.2): an explicit DS access and the ES destination of STOS. */
+TRAP_SNIPPET_AFTER(op_use_null_ds, "xorl %ecx, %ecx\n\tmovl %ecx, %ds", "movl (%esi), %eax");
+TRAP_SNIPPET_AFTER(op_use_null_es, "xorl %ecx, %ecx\n\tmovl %ecx, %es\n\tmovl %esi, %edi", "stosl");
+
 static uint8_t limit_window[0x1000 + 16];
 
 struct limit_case {
@@ -135,6 +140,9 @@ static const struct limit_case limit_cases[] = {
     {{"expand-down read below", op_ds_read, 0, 0, SEL_EXPAND_DOWN, 0x800, FAULT, VEC_GP, 0}, true},
     {{"expand-down read above", op_ds_read, 0, 0, SEL_EXPAND_DOWN, 0x1000, NONE, 0, 0}, true},
     {{"write to read-only", op_ds_write, 0x77, 0, SEL_READ_ONLY, 0, FAULT, VEC_GP, 0}, true},
+    {{"use of a null DS", op_use_null_ds, 0, 0, 0, (uint32_t)limit_window, FAULT, VEC_GP, 0}, true},
+    {{"use of a null ES (stos)", op_use_null_es, 0, 0, 0, (uint32_t)limit_window, FAULT, VEC_GP, 0},
+     true},
     {{"far jmp beyond the CS limit", op_far_jmp_small, 0, 0, 0, 0, FAULT, VEC_GP, 0}, false},
 };
 
@@ -146,7 +154,8 @@ void test_segment_limits(void) {
   gdt_set_entry(SEL_READ_ONLY >> 3, window, 0xfff, data, GDT_FLAG_32);
   gdt_set_entry(SEL_CODE_SMALL >> 3, 0, 0xfff, data | GDT_ACCESS_CODE_RX, GDT_FLAG_32);
   set_exception_handler(VEC_GP, catch_trap);
-  bool skip_data = qemu_deviation("data segment limit and read-only checks (QEMU 7.2 makes none)");
+  bool skip_data = qemu_deviation(
+      "data segment limit, read-only and null-selector checks (QEMU 7.2 makes none)");
   for (unsigned i = 0; i < sizeof limit_cases / sizeof limit_cases[0]; i++) {
     if (!(skip_data && limit_cases[i].data_limit)) run_trap_case(&limit_cases[i].c);
   }

@@ -2,6 +2,7 @@
 // how a block is translated, and the segment-check data translated code
 // reads when a data segment is not flat.
 #include "bt/frontend/translator.h"
+#include "bt/x86/segments.h"
 
 namespace tv::bt {
 
@@ -31,7 +32,11 @@ void derive_segment_checks(CpuState& cpu) {
 uint32_t Mode::of(const CpuState& cpu) {
   uint32_t m = 0;
   if (cpu.seg[kCs].attr & 0x400) m |= kCs32;
-  bool plain_ds = plain(cpu.seg[kDs]) && plain(cpu.seg[kEs]) && plain(cpu.seg[kSs]);
+  // A null DS or ES must fault when used (SDM Vol. 3A 3.4.2), so it is
+  // checked like a non-flat segment; FS and GS, often null and rarely
+  // used so, are not (README).
+  bool plain_ds = plain(cpu.seg[kDs]) && plain(cpu.seg[kEs]) && plain(cpu.seg[kSs]) &&
+                  segment_usable(cpu.seg[kDs]) && segment_usable(cpu.seg[kEs]);
   if (cpu.seg[kDs].base == 0 && cpu.seg[kEs].base == 0 && cpu.seg[kSs].base == 0 &&
       cpu.seg[kCs].base == 0 && plain_ds)
     m |= kFlat;

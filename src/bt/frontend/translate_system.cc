@@ -164,14 +164,22 @@ bool BlockBuilder::translate_segment_load(const Insn& i) {
   to_slow.push_back(w_.jcc(0x7, w_.cur()));               // ja slow: RPL > DPL
   store(true);
   uint8_t* done1 = w_.jmp(w_.cur());
-  if (w_.ok()) CodeWriter::patch_rel32(to_null, w_.cur());
-  store(false);
-  uint8_t* done2 = w_.jmp(w_.cur());
+  uint8_t* done2 = nullptr;
+  if (s == kFs || s == kGs) {
+    if (w_.ok()) CodeWriter::patch_rel32(to_null, w_.cur());
+    store(false);
+    done2 = w_.jmp(w_.cur());
+  } else {
+    to_slow.push_back(to_null);  // a null DS/ES changes the mode: its use must fault
+  }
   for (uint8_t* j : to_slow)
     if (w_.ok()) CodeWriter::patch_rel32(j, w_.cur());
   w_.bytes({0x9D});  // popfq
   callout(i, *find_callout(i.d, i.ops));
-  if (w_.ok()) CodeWriter::patch_rel32(done1, w_.cur()), CodeWriter::patch_rel32(done2, w_.cur());
+  if (w_.ok()) {
+    CodeWriter::patch_rel32(done1, w_.cur());
+    if (done2) CodeWriter::patch_rel32(done2, w_.cur());
+  }
   return true;
 }
 
