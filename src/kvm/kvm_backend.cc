@@ -28,6 +28,7 @@
 #include "base/counters.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "kvm/kvm_ioctls.h"
 #include "vmm/cpuid.h"
 #include "vmm/machine.h"
 
@@ -146,24 +147,30 @@ class KvmVcpu {
  private:
   void set_cpuid() {
     auto table = guest_cpuid_table();
-    std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + table.size() * sizeof(kvm_cpuid_entry2));
+    // The C layout (kvm_ioctls.h): the entries follow the 8-byte header.
+    std::vector<uint8_t> buf(tv_kvm_cpuid2_header_size + table.size() * sizeof(kvm_cpuid_entry2));
     auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.data());
     cpuid->nent = uint32_t(table.size());
+    // Not cpuid->entries: C++ places the flexible array after an empty
+    // struct member, 4 bytes later than the kernel reads it.
+    auto* entries = reinterpret_cast<kvm_cpuid_entry2*>(buf.data() + tv_kvm_cpuid2_header_size);
     for (size_t i = 0; i < table.size(); ++i) {
-      auto& e = cpuid->entries[i];
+      auto& e = entries[i];
       e = {};
       e.function = table[i].leaf;
       e.index = table[i].subleaf;
       e.eax = table[i].regs.eax, e.ebx = table[i].regs.ebx;
       e.ecx = table[i].regs.ecx, e.edx = table[i].regs.edx;
     }
-    // kvm-pvm rejects KVM_SET_CPUID2 outright (EINVAL even for an empty
-    // table); the guest then sees KVM's default CPUID. Say so once.
-    cpuid_accepted_ = ioctl(vcpu_fd_, KVM_SET_CPUID2, cpuid) == 0;
-    if (!cpuid_accepted_)
+    // The number from C (kvm_ioctls.h): C++'s KVM_SET_CPUID2 encodes a
+    // different struct size and the kernel refuses it with EINVAL.
+    cpuid_accepted_ = ioctl(vcpu_fd_, tv_kvm_set_cpuid2, cpuid) == 0;
+    if (!cpuid_accepted_) {
+      const int error = errno;  // before anything else can change it
       log::get("kvm")->info(
           "host KVM rejected the CPUID profile ({}); the guest sees KVM's default CPUID",
-          std::strerror(errno));
+          std::strerror(error));
+    }
   }
 
   bool cpuid_accepted_ = false;
@@ -302,7 +309,9 @@ class KvmBackend final : public Backend {
 // (0x1000) whose #BP gate leads to "out 0xf4, al" at 0x3000, a page
 // directory (0x4000) with one 4 MiB identity page, and `code` at 0x2000.
 // It passes if the vCPU reaches the debug-exit port.
-std::string run_probe_guest(const std::vector<uint8_t>& code, bool paged) {
+// Runs `code` at 0x2000 until its OUT to port 0xF4; "" if it got there
+// (`out`, if given, receives the value written), else why not.
+std::string run_probe_guest(const std::vector<uint8_t>& code, bool paged, uint32_t* out = nullptr) {
   constexpr uint64_t kSize = 4ull << 20;
   // SAFETY: a private anonymous scratch mapping that outlives the probe VM.
   void* p = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -332,6 +341,8 @@ std::string run_probe_guest(const std::vector<uint8_t>& code, bool paged) {
     auto* run = vcpu.run_struct();
     if (run->exit_reason != KVM_EXIT_IO || run->io.port != 0xF4)
       reason = fmt::format("KVM exit reason {}", run->exit_reason);
+    else if (out && run->io.size == 4)
+      std::memcpy(out, reinterpret_cast<uint8_t*>(run) + run->io.data_offset, 4);
   } catch (const Error& e) {
     reason = e.what();
   }
@@ -339,7 +350,7 @@ std::string run_probe_guest(const std::vector<uint8_t>& code, bool paged) {
   return reason;
 }
 
-// True if the host's KVM takes our CPUID profile (kvm-pvm does not).
+// True if the host's KVM takes our CPUID profile through KVM_SET_CPUID2.
 bool cpuid_profile_accepted() {
   // SAFETY: a private anonymous scratch mapping that outlives the probe VM.
   void* p = mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -376,6 +387,17 @@ std::string probe_kvm(const std::string& feature) {
   } else if (feature == "cpuid") {
     if (!cpuid_profile_accepted())
       return host + " rejects KVM_SET_CPUID2, so the guest cannot see the CPUID profile";
+    // What a guest's CPUID.1:EDX really returns: mov eax, 1; cpuid;
+    // mov eax, edx; out 0xF4, eax.
+    uint32_t edx = 0;
+    if (auto why = run_probe_guest({0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0x89, 0xD0, 0xE7, 0xF4, 0xF4},
+                                   false, &edx);
+        !why.empty())
+      return host + " cannot run the CPUID probe (" + why + ")";
+    if (edx != guest_cpuid(1, 0).edx)
+      return fmt::format(
+          "{} takes KVM_SET_CPUID2 but a guest's CPUID.1:EDX reads {:#x}, not the profile's {:#x}",
+          host, edx, guest_cpuid(1, 0).edx);
   } else if (!feature.empty()) {
     return "unknown feature '" + feature + "'";
   }
