@@ -327,6 +327,35 @@ TEST_F(LegacyOpsTest, PopSegmentFaultsLeaveEsp) {
   EXPECT_TRUE(loads.empty());
 }
 
+TEST_F(LegacyOpsTest, EnterNestedCopiesFramePointers) {
+  cpu.gpr[kEbp] = 0x9000;
+  put(0x9000 - 4, uint32_t(0xAAAA));
+  enter(cpu, mem, 0x10, 2);
+  EXPECT_EQ(u32(kStackTop - 4), 0x9000u) << "old EBP";
+  EXPECT_EQ(u32(kStackTop - 8), 0xAAAAu) << "the outer frame pointer";
+  EXPECT_EQ(u32(kStackTop - 12), kStackTop - 4) << "this frame";
+  EXPECT_EQ(cpu.gpr[kEbp], kStackTop - 4);
+  EXPECT_EQ(cpu.gpr[kEsp], kStackTop - 12 - 0x10);
+}
+
+TEST_F(LegacyOpsTest, EnterFaultLeavesEspAndEbp) {
+  // Paging on, only the first 4 MiB mapped: the frame-pointer read at
+  // EBP - 4 = 8 MiB - 4 faults after the first push has happened.
+  put(0x1000, uint32_t(0x83));  // PDE 0: 4 MiB page at 0, present, writable
+  mmu::ShadowMmu shadow{ram};
+  shadow.set_paging({true, 0x1000, true, false, false});
+  LinearMemory paged{ram, cpu, &shadow};
+  cpu.gpr[kEbp] = 0x800000;
+  try {
+    enter(cpu, paged, 8, 3);
+    FAIL() << "no fault";
+  } catch (const GuestFault& f) {
+    EXPECT_EQ(f.vector, kPF);
+  }
+  EXPECT_EQ(cpu.gpr[kEsp], kStackTop);
+  EXPECT_EQ(cpu.gpr[kEbp], 0x800000u);
+}
+
 TEST_F(LegacyOpsTest, IntoReportsOverflow) {
   set_flags(kFlagCf | kFlagSf);
   EXPECT_FALSE(into(cpu));

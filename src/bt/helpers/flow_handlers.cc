@@ -155,18 +155,7 @@ CalloutResult handle_pop_mem(CalloutContext& ctx, CpuState& cpu, const CalloutSi
 
 // ENTER with a nesting level (SDM Vol. 2A ENTER, 32-bit stack).
 CalloutResult handle_enter(CalloutContext& ctx, CpuState& cpu, const CalloutSite& site) {
-  LinearMemory& mem = ctx.memory();
-  uint32_t alloc = uint32_t(site.ops[0].imm.value.u) & 0xFFFF;
-  unsigned level = unsigned(site.ops[1].imm.value.u) & 0x1F;
-  push32(cpu, mem, cpu.gpr[kEbp]);
-  uint32_t frame = cpu.gpr[kEsp];
-  for (unsigned i = 1; i < level; ++i) {
-    cpu.gpr[kEbp] -= 4;
-    push32(cpu, mem, mem.read<uint32_t>(cpu.seg[kSs].base + cpu.gpr[kEbp]));
-  }
-  if (level > 0) push32(cpu, mem, frame);
-  cpu.gpr[kEbp] = frame;
-  cpu.gpr[kEsp] -= alloc;
+  enter(cpu, ctx.memory(), uint16_t(site.ops[0].imm.value.u), uint8_t(site.ops[1].imm.value.u));
   return CalloutResult::kContinue;
 }
 

@@ -64,6 +64,27 @@ void popa(CpuState& cpu, LinearMemory& mem, OperandSize size) {
   cpu.gpr[kEsp] = stack.esp;
 }
 
+void enter(CpuState& cpu, LinearMemory& mem, uint16_t alloc, uint8_t level) {
+  level &= 0x1F;
+  const uint32_t esp = cpu.gpr[kEsp], ebp = cpu.gpr[kEbp];
+  try {
+    push32(cpu, mem, ebp);
+    const uint32_t frame = cpu.gpr[kEsp];
+    uint32_t link = ebp;
+    for (unsigned i = 1; i < level; ++i) {
+      link -= 4;
+      push32(cpu, mem, mem.read<uint32_t>(cpu.seg[kSs].base + link));
+    }
+    if (level > 0) push32(cpu, mem, frame);
+    cpu.gpr[kEbp] = frame;
+    cpu.gpr[kEsp] -= alloc;
+  } catch (...) {
+    cpu.gpr[kEsp] = esp;
+    cpu.gpr[kEbp] = ebp;
+    throw;
+  }
+}
+
 // SDM Vol. 2A "DAA". The carry out of AL + 6 needs AL >= 0xFA, which also
 // takes the second branch, so it never changes CF.
 void daa(CpuState& cpu) {

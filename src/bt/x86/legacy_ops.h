@@ -33,6 +33,10 @@ using LoadSegment = std::function<void(SegReg, uint16_t)>;
 void pusha(CpuState& cpu, LinearMemory& mem, OperandSize size);
 // POPA/POPAD: the reverse; the ESP slot is skipped.
 void popa(CpuState& cpu, LinearMemory& mem, OperandSize size);
+// ENTER alloc, level with a 32-bit stack (SDM Vol. 2A ENTER; the level is
+// taken mod 32). A fault on any push or frame-pointer read leaves ESP and
+// EBP as they were, as the CPU does.
+void enter(CpuState& cpu, LinearMemory& mem, uint16_t alloc, uint8_t level);
 
 void daa(CpuState& cpu);
 void das(CpuState& cpu);
