@@ -3,21 +3,10 @@
 #include <vector>
 
 #include "devices/ide/bus_master.h"
+#include "dma_fakes.h"
 
 namespace tv::dev {
 namespace {
-
-// Guest RAM as one vector at [0, size).
-class VectorDma : public DmaSpace {
- public:
-  explicit VectorDma(size_t size) : ram(size) {}
-  uint8_t* host(uint64_t addr, uint64_t len) override {
-    if (addr > ram.size() || len > ram.size() - addr) return nullptr;
-    return ram.data() + addr;
-  }
-  void written(uint64_t, uint64_t) override {}
-  std::vector<uint8_t> ram;
-};
 
 constexpr uint32_t kEot = 0x80000000;
 

@@ -12,22 +12,10 @@
 #include "devices/ide/piix_ide.h"
 #include "devices/pci/bridges.h"
 #include "devices/pci/pci_bus.h"
+#include "dma_fakes.h"
 
 namespace tv::dev {
 namespace {
-
-// Guest RAM as one vector at [0, size); records what devices report written.
-class VectorDma : public DmaSpace {
- public:
-  explicit VectorDma(size_t size) : ram(size) {}
-  uint8_t* host(uint64_t addr, uint64_t len) override {
-    if (addr > ram.size() || len > ram.size() - addr) return nullptr;
-    return ram.data() + addr;
-  }
-  void written(uint64_t addr, uint64_t len) override { writes.push_back({addr, len}); }
-  std::vector<uint8_t> ram;
-  std::vector<std::pair<uint64_t, uint64_t>> writes;
-};
 
 // A disk whose unwritten bytes follow a pattern of their offset. Requests
 // queue until complete() performs the oldest one.

@@ -10,26 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include "dma_fakes.h"
+
 namespace tv::dev {
 namespace {
 
 using namespace virtio_blk;
 
-class FakeDma : public DmaSpace {
- public:
-  explicit FakeDma(size_t size) : ram(size) {}
-  uint8_t* host(uint64_t addr, uint64_t len) override {
-    return addr <= ram.size() && len <= ram.size() - addr ? ram.data() + addr : nullptr;
-  }
-  void written(uint64_t addr, uint64_t len) override { writes.emplace_back(addr, len); }
-  bool reported(uint64_t addr, uint64_t len) const {
-    for (auto& w : writes)
-      if (w.first == addr && w.second == len) return true;
-    return false;
-  }
-  std::vector<uint8_t> ram;
-  std::vector<std::pair<uint64_t, uint64_t>> writes;
-};
+using FakeDma = VectorDma;
 
 // A disk image in memory. Requests wait in `pending` until complete().
 class FakeDisk : public BlockDevice {

@@ -16,22 +16,14 @@
 #include "devices/bus.h"
 #include "devices/pci/pci_bus.h"
 #include "devices/virtio/virtio_rng.h"
+#include "dma_fakes.h"
 
 namespace tv::dev {
 namespace {
 
 using namespace virtio_pci;
 
-class FakeDma : public DmaSpace {
- public:
-  explicit FakeDma(size_t size) : ram(size) {}
-  uint8_t* host(uint64_t addr, uint64_t len) override {
-    return addr <= ram.size() && len <= ram.size() - addr ? ram.data() + addr : nullptr;
-  }
-  void written(uint64_t addr, uint64_t len) override { writes.emplace_back(addr, len); }
-  std::vector<uint8_t> ram;
-  std::vector<std::pair<uint64_t, uint64_t>> writes;
-};
+using FakeDma = VectorDma;
 
 class FakeApicBus : public ApicBus {
  public:
