@@ -35,6 +35,17 @@ class Bus {
   // kDeferred notes, then counted), and flush_deferred_logs(), called
   // later from ordinary context, logs the notes.
   void defer_logs(bool on) { defer_logs_ = on; }
+  // defer_logs(true) for the lifetime of a scope.
+  class DeferredLogs {
+   public:
+    explicit DeferredLogs(Bus& bus) : bus_(bus) { bus_.defer_logs(true); }
+    ~DeferredLogs() { bus_.defer_logs(false); }
+    DeferredLogs(const DeferredLogs&) = delete;
+    DeferredLogs& operator=(const DeferredLogs&) = delete;
+
+   private:
+    Bus& bus_;
+  };
   void flush_deferred_logs() {
     if (deferred_count_) log_deferred();
   }

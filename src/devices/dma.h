@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace tv::dev {
@@ -32,13 +33,13 @@ class DmaSpace {
   bool read(uint64_t addr, std::span<uint8_t> out) {
     const uint8_t* p = host(addr, out.size());
     if (p == nullptr) return false;
-    for (size_t i = 0; i < out.size(); ++i) out[i] = p[i];
+    std::memcpy(out.data(), p, out.size());
     return true;
   }
   bool write(uint64_t addr, std::span<const uint8_t> in) {
     uint8_t* p = host(addr, in.size());
     if (p == nullptr) return false;
-    for (size_t i = 0; i < in.size(); ++i) p[i] = in[i];
+    std::memcpy(p, in.data(), in.size());
     written(addr, in.size());
     return true;
   }

@@ -112,7 +112,7 @@ void Machine::add_devices() {
   for (auto [io, timed] : platform_->timed_devices()) add_timed(io, timed);
   dev::IrqSink& isa = platform_->isa_irq();
   storage_ = std::make_unique<Storage>(
-      config_, memory_, pio_, *platform_, [this] { wake_for_completions(); },
+      config_, memory_, pio_, *platform_, [this] { wake_vcpu(); },
       [this] { return backend_.get(); });
   assign_pci_resources(platform_->pci());
 
@@ -227,9 +227,10 @@ void Machine::service_devices() {
   take_host_input();
 }
 
-// An I/O thread finished a disk request (or the vCPU thread refused one):
-// wake a HLT sleep and make a running guest exit to the service loop.
-void Machine::wake_for_completions() {
+// Something for the service loop from another thread (stdin bytes, a disk
+// completion; or the vCPU thread itself, for a refused disk request): wake
+// a HLT sleep and make a running guest exit to the loop.
+void Machine::wake_vcpu() {
   {
     std::lock_guard lock(input_mutex_);
     input_pending_ = true;
@@ -373,11 +374,9 @@ void Machine::start_input_thread() {
       {
         std::lock_guard lock(input_mutex_);
         input_.insert(input_.end(), bytes.begin(), bytes.end());
-        input_pending_ = true;
         if (quit) quit_requested_ = true;
       }
-      input_cv_.notify_one();
-      pthread_kill(vcpu_thread_, kKickSignal);
+      wake_vcpu();
     }
   });
 }

@@ -89,7 +89,7 @@ class Machine final : public dev::MachineControl {
   void start_input_thread();
   void stop_input_thread();
   void take_host_input();
-  void wake_for_completions();
+  void wake_vcpu();
   void emit(uint8_t byte);
   void flush_output();
 

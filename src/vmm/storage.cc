@@ -20,10 +20,7 @@ constexpr unsigned kFirstVirtioSlot = 3;  // after the bridges and QEMU's VGA sl
 
 }  // namespace
 
-uint8_t* Storage::Dma::host(uint64_t addr, uint64_t len) {
-  if (addr + len < addr) return nullptr;
-  return ram_.host(GuestPhys{addr}, len);
-}
+uint8_t* Storage::Dma::host(uint64_t addr, uint64_t len) { return ram_.host(GuestPhys{addr}, len); }
 
 void Storage::Dma::written(uint64_t addr, uint64_t len) {
   if (Backend* b = backend_()) b->memory_written(addr, len);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,18 @@ class VectorDma : public DmaSpace {
     for (auto& w : writes)
       if (w.first == addr && w.second == len) return true;
     return false;
+  }
+
+  // Raw access to RAM for the test (no bounds check, nothing reported).
+  template <typename T>
+  void poke(uint64_t addr, T value) {
+    std::memcpy(ram.data() + addr, &value, sizeof value);
+  }
+  template <typename T>
+  T peek(uint64_t addr) const {
+    T value;
+    std::memcpy(&value, ram.data() + addr, sizeof value);
+    return value;
   }
 
   std::vector<uint8_t> ram;

@@ -106,13 +106,11 @@ class VirtioBlkTest : public ::testing::Test {
 
   template <typename T>
   void poke(uint64_t addr, T value) {
-    std::memcpy(dma.ram.data() + addr, &value, sizeof value);
+    dma.poke(addr, value);
   }
   template <typename T>
   T peek(uint64_t addr) {
-    T value;
-    std::memcpy(&value, dma.ram.data() + addr, sizeof value);
-    return value;
+    return dma.template peek<T>(addr);
   }
   uint8_t* at(uint64_t addr) { return dma.ram.data() + addr; }
 

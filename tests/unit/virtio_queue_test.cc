@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "devices/virtio/virtqueue.h"
+#include "dma_fakes.h"
 
 namespace tv::dev {
 namespace {
@@ -16,20 +17,17 @@ namespace {
 // Guest RAM: `size` bytes at 0. Optionally a pretend region up to
 // `pretend_end`, whose host pointer is a scratch page: the queue never
 // touches data buffers, so chains of absurd total length can be built.
-class FakeDma : public DmaSpace {
+class FakeDma : public VectorDma {
  public:
-  explicit FakeDma(size_t size) : ram(size) {}
+  using VectorDma::VectorDma;
   uint8_t* host(uint64_t addr, uint64_t len) override {
-    if (addr <= ram.size() && len <= ram.size() - addr) return ram.data() + addr;
+    if (uint8_t* p = VectorDma::host(addr, len)) return p;
     if (addr >= ram.size() && addr + len >= addr && addr + len <= pretend_end) return scratch;
     return nullptr;
   }
-  void written(uint64_t addr, uint64_t len) override { writes.emplace_back(addr, len); }
 
-  std::vector<uint8_t> ram;
   uint64_t pretend_end = 0;
   uint8_t scratch[16] = {};
-  std::vector<std::pair<uint64_t, uint64_t>> writes;
 };
 
 constexpr uint64_t kDesc = 0x1000, kAvail = 0x2000, kUsed = 0x3000;
@@ -47,13 +45,11 @@ class VirtioQueueTest : public ::testing::Test {
 
   template <typename T>
   void poke(uint64_t addr, T value) {
-    std::memcpy(dma.ram.data() + addr, &value, sizeof value);
+    dma.poke(addr, value);
   }
   template <typename T>
   T peek(uint64_t addr) {
-    T value;
-    std::memcpy(&value, dma.ram.data() + addr, sizeof value);
-    return value;
+    return dma.template peek<T>(addr);
   }
 
   // Descriptor `i` of the table at `table`.

@@ -159,9 +159,7 @@ Classified device_memory(BtRuntime& rt, const mmu::WindowAddress& at, bool write
   }
   // The faulting instruction (emulation moves RIP past it).
   const auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
-  mmio.defer_logs(true);  // spdlog may not run here; the dispatcher logs later
   const bool emulated = emulate_device_access(uc, mmio, phys);
-  mmio.defer_logs(false);
   if (emulated) {
     // Translate this instruction again as a device callout (adaptive
     // translation; the ring is fixed-size and the kick async-signal-safe).
@@ -171,9 +169,7 @@ Classified device_memory(BtRuntime& rt, const mmu::WindowAddress& at, bool write
   }
   // Anything else runs once against a scratch page (device_step.h).
   mmu::HostStatus host;
-  mmio.defer_logs(true);
   const StepStart step = begin_device_step(rt.device_step(), rt.mmu(), mmio, at, phys, uc, host);
-  mmio.defer_logs(false);
   switch (step) {
     case StepStart::kStarted: ++rt.stats().faults[FaultKind::kDeviceStep]; return retry();
     case StepStart::kHostError: return {Classified::Kind::kHostError, {}, host};
@@ -185,10 +181,7 @@ Classified device_memory(BtRuntime& rt, const mmu::WindowAddress& at, bool write
 
 // The debug trap after a stepped device access.
 Classified device_step_done(BtRuntime& rt, ucontext_t* uc) {
-  dev::Bus& mmio = rt.machine().mmio();
-  mmio.defer_logs(true);
-  const mmu::HostStatus s = finish_device_step(rt.device_step(), rt.mmu(), mmio, uc);
-  mmio.defer_logs(false);
+  const mmu::HostStatus s = finish_device_step(rt.device_step(), rt.mmu(), rt.machine().mmio(), uc);
   if (!s.ok()) return {Classified::Kind::kHostError, {}, s};
   return retry();
 }
@@ -262,6 +255,8 @@ void on_fault(int sig, siginfo_t* si, void* context) {
   BtRuntime* rt = g_runtime;
   auto* pc = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
   if (!rt || !rt->cache().holds(pc)) die(sig, si, uc);
+  // The bus only notes unclaimed accesses here; the dispatcher logs them.
+  dev::Bus::DeferredLogs quiet_bus{rt->machine().mmio()};
   Classified c = sig == SIGTRAP && rt->device_step().active ? device_step_done(*rt, uc)
                                                             : classify(*rt, sig, si, uc);
   // A stepped instruction that faults for another reason does not complete.

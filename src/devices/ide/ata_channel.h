@@ -133,6 +133,7 @@ class AtaChannel {
   bool decode_chs(uint64_t& lba);
   void report_error_address(uint64_t lba);
   void identify();
+  bool begin_transfer(BlockOp op, bool lba48);
   void start_pio(BlockOp op, bool lba48, bool multiple);
   void read_block();
   void request_block();

@@ -205,16 +205,27 @@ void AtaChannel::identify() {
   raise_irq(xfer_.drive);
 }
 
+// What PIO and DMA transfers share: the range from the registers (an
+// error status if it is bad), a write to a read-only disk aborted, the
+// transfer state set. False if the command ended there.
+bool AtaChannel::begin_transfer(BlockOp op, bool lba48) {
+  uint64_t lba = 0, count = 0;
+  if (!decode_range(lba48, lba, count)) return false;
+  if (op == BlockOp::kWrite && drives_[xfer_.drive].disk->read_only()) {
+    fail(ata::kErrorAbrt);
+    return false;
+  }
+  xfer_.op = op;
+  xfer_.lba = lba;
+  xfer_.remaining = count;
+  return true;
+}
+
 void AtaChannel::start_pio(BlockOp op, bool lba48, bool multiple) {
   Drive& d = drives_[xfer_.drive];
   // READ/WRITE MULTIPLE before SET MULTIPLE MODE enabled them: aborted.
   if (multiple && d.multiple == 0) return fail(ata::kErrorAbrt);
-  uint64_t lba = 0, count = 0;
-  if (!decode_range(lba48, lba, count)) return;
-  if (op == BlockOp::kWrite && d.disk->read_only()) return fail(ata::kErrorAbrt);
-  xfer_.op = op;
-  xfer_.lba = lba;
-  xfer_.remaining = count;
+  if (!begin_transfer(op, lba48)) return;
   xfer_.block = multiple ? d.multiple : 1;
   if (op == BlockOp::kRead)
     read_block();
@@ -281,15 +292,9 @@ void AtaChannel::write_block() {
 // --- DMA ------------------------------------------------------------------------
 
 void AtaChannel::start_dma(BlockOp op, bool lba48) {
-  Drive& d = drives_[xfer_.drive];
-  uint64_t lba = 0, count = 0;
-  if (!decode_range(lba48, lba, count)) return;
-  if (op == BlockOp::kWrite && d.disk->read_only()) return fail(ata::kErrorAbrt);
-  xfer_.op = op;
-  xfer_.lba = lba;
-  xfer_.remaining = count;
+  if (!begin_transfer(op, lba48)) return;
   xfer_.phase = Phase::kDmaWait;
-  d.status = kBusyStatus;
+  drives_[xfer_.drive].status = kBusyStatus;
   run_dma();
 }
 
